@@ -1,3 +1,21 @@
 //! Loading and sandboxing telemetry plugins.
+//!
+//! A plugin is a WebAssembly component of the `telemetry-plugin` world. The
+//! host compiles it once (or loads it precompiled from a cache), checks it
+//! against the contract, and then runs every call in a fresh store with a
+//! deadline, a memory cap and an output cap, so that one bad call can neither
+//! hang the host nor leak state into the next call.
 
 pub mod bindings;
+mod cache;
+mod load;
+mod runtime;
+mod sandbox;
+
+pub use cache::PrecompiledCache;
+pub use load::LoadError;
+pub use runtime::PluginRuntime;
+pub use sandbox::{CallError, Plugin, SandboxLimits};
+
+/// The default plugin, built from `guest/` and embedded at build time.
+pub const DEFAULT_PLUGIN: &[u8] = include_bytes!(env!("KAMAJI_TELEMETRY_DEFAULT_PLUGIN"));

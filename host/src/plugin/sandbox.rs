@@ -1,0 +1,229 @@
+//! One call into a plugin: a fresh store, a deadline, a memory cap and an
+//! output cap. A call that breaks any of them fails alone; the host goes on.
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+
+use super::bindings::{Description, Event, Installation, Payload, TelemetryPlugin};
+use super::load::CheckedPlugin;
+use super::runtime::EPOCH_TICK;
+
+/// The bounds of every call into a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Wall-clock time a call may run, instantiation included.
+    pub deadline: Duration,
+    /// Linear memory a plugin instance may grow to.
+    pub memory_bytes: usize,
+    /// Bytes a call may return (body and redaction report together).
+    pub output_bytes: usize,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        Self {
+            // A heartbeat over 100k TCPs takes well under a second.
+            deadline: Duration::from_secs(2),
+            // The fleet snapshot is copied into the plugin's memory: 100k TCPs
+            // with labels and annotations fit in a few hundred MiB.
+            memory_bytes: 512 << 20,
+            output_bytes: 64 << 10,
+        }
+    }
+}
+
+/// Why a call into a plugin failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("the plugin ran past its deadline of {0:?} and was stopped")]
+    Timeout(Duration),
+    #[error("the plugin tried to grow its memory past the cap of {cap} bytes")]
+    MemoryCap { cap: usize },
+    #[error("the plugin returned {size} bytes, more than the cap of {cap}")]
+    OutputTooLarge { size: usize, cap: usize },
+    #[error("the plugin trapped: {0}")]
+    Trap(String),
+    #[error("the plugin could not be instantiated: {0}")]
+    Instantiate(String),
+    #[error("the plugin refused the event: {0}")]
+    Refused(String),
+}
+
+/// The state of one call's store: only its resource limits. The plugin is
+/// granted no capability, so there is nothing else to hold.
+pub struct Sandbox {
+    memory_cap: usize,
+    memory_cap_hit: bool,
+}
+
+impl ResourceLimiter for Sandbox {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            // Trapping at once (rather than failing the grow) names the cause,
+            // instead of leaving the guest's allocator to abort obscurely.
+            self.memory_cap_hit = true;
+            wasmtime::bail!("memory cap of {} bytes reached", self.memory_cap);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// Plenty for any plugin's function table; bounds a plugin that grows it in a loop.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// A loaded, checked plugin. Cheap to call from several threads at once:
+/// every call gets its own instance.
+pub struct Plugin {
+    engine: Engine,
+    checked: CheckedPlugin,
+    limits: SandboxLimits,
+    digest: String,
+}
+
+impl Plugin {
+    pub(crate) fn new(
+        engine: Engine,
+        checked: CheckedPlugin,
+        limits: SandboxLimits,
+        bytes: &[u8],
+    ) -> Self {
+        let digest = hex::encode(Sha256::digest(bytes));
+        Self {
+            engine,
+            checked,
+            limits,
+            digest,
+        }
+    }
+
+    /// The SHA-256 of the component, in hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Imports outside the contract (`wasi:*`, say) that were linked to traps.
+    pub fn denied_imports(&self) -> &[String] {
+        &self.checked.denied_imports
+    }
+
+    /// The limits each call runs under.
+    pub fn limits(&self) -> SandboxLimits {
+        self.limits
+    }
+
+    /// Asks the plugin to describe itself.
+    pub fn describe(&self) -> Result<Description, CallError> {
+        let description =
+            self.call(|plugin, store| plugin.kamaji_telemetry_plugin().call_describe(store))?;
+        let size = description
+            .fields
+            .iter()
+            .map(|field| field.meaning.len() + field.example.len() + field.name.len())
+            .sum();
+        self.check_output_size(size)?;
+        Ok(description)
+    }
+
+    /// Turns one event into zero or one payload.
+    pub fn handle(
+        &self,
+        installation: &Installation,
+        event: &Event,
+    ) -> Result<Option<Payload>, CallError> {
+        let result = self.call(|plugin, store| {
+            plugin
+                .kamaji_telemetry_plugin()
+                .call_handle(store, installation, event)
+        })?;
+        let payload = result.map_err(CallError::Refused)?;
+        if let Some(payload) = &payload {
+            self.check_output_size(payload_size(payload))?;
+        }
+        Ok(payload)
+    }
+
+    /// Runs `f` against a fresh instance in a fresh store under the limits.
+    fn call<R>(
+        &self,
+        f: impl FnOnce(&TelemetryPlugin, &mut Store<Sandbox>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let mut store = self.fresh_store();
+        let plugin = self
+            .checked
+            .pre
+            .instantiate(&mut store)
+            .map_err(|error| self.classify(&store, error, CallError::Instantiate))?;
+        f(&plugin, &mut store).map_err(|error| self.classify(&store, error, CallError::Trap))
+    }
+
+    fn fresh_store(&self) -> Store<Sandbox> {
+        let sandbox = Sandbox {
+            memory_cap: self.limits.memory_bytes,
+            memory_cap_hit: false,
+        };
+        let mut store = Store::new(&self.engine, sandbox);
+        store.limiter(|sandbox| sandbox);
+        store.set_epoch_deadline(deadline_ticks(self.limits.deadline));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    fn classify(
+        &self,
+        store: &Store<Sandbox>,
+        error: wasmtime::Error,
+        otherwise: fn(String) -> CallError,
+    ) -> CallError {
+        if store.data().memory_cap_hit {
+            CallError::MemoryCap {
+                cap: self.limits.memory_bytes,
+            }
+        } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            CallError::Timeout(self.limits.deadline)
+        } else {
+            otherwise(format!("{error:#}"))
+        }
+    }
+
+    fn check_output_size(&self, size: usize) -> Result<(), CallError> {
+        if size > self.limits.output_bytes {
+            return Err(CallError::OutputTooLarge {
+                size,
+                cap: self.limits.output_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn payload_size(payload: &Payload) -> usize {
+    let report: usize = payload
+        .redactions
+        .iter()
+        .map(|redaction| redaction.field.len() + redaction.reason.len())
+        .sum();
+    payload.body.len() + report
+}
+
+/// The deadline in epoch ticks, rounded up, and at least one tick.
+fn deadline_ticks(deadline: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_nanos();
+    let ticks = deadline.as_nanos().div_ceil(tick).max(1);
+    u64::try_from(ticks).unwrap_or(u64::MAX)
+}
