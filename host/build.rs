@@ -25,5 +25,5 @@ fn main() {
 
 fn default_plugin_path() -> PathBuf {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
-    manifest_dir.join("../target/plugin/kamaji-telemetry-plugin.wasm")
+    manifest_dir.join("../target/components/kamaji-telemetry-plugin.wasm")
 }

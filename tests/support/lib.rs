@@ -28,14 +28,14 @@ fn artefact(env_var: &str, relative: &str) -> PathBuf {
 
 /// The default plugin component, built by `make plugin`.
 pub fn default_plugin() -> PathBuf {
-    artefact("KAMAJI_TELEMETRY_PLUGIN", "target/plugin/kamaji-telemetry-plugin.wasm")
+    artefact("KAMAJI_TELEMETRY_PLUGIN", "target/components/kamaji-telemetry-plugin.wasm")
 }
 
 /// One of the deliberately misbehaving plugins, built by `make plugins`.
 pub fn hostile_plugin(kind: &str) -> PathBuf {
     artefact(
         "KAMAJI_TELEMETRY_HOSTILE_DIR",
-        &format!("target/plugin/hostile-{kind}.wasm"),
+        &format!("target/components/hostile-{kind}.wasm"),
     )
 }
 

@@ -1,0 +1,230 @@
+//! The sandbox contains misbehaving plugins: each failure stays in its call,
+//! is reported clearly, and the host goes on. The hostile plugins are built
+//! from `tests/plugins/hostile` by `make plugins`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kamaji_telemetry::plugin::bindings::{Event, Installation, TenantControlPlane};
+use kamaji_telemetry::plugin::{
+    CallError, DEFAULT_PLUGIN, LoadError, Plugin, PluginRuntime, PrecompiledCache, SandboxLimits,
+};
+
+fn hostile(kind: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../target/components/hostile-{kind}.wasm"));
+    std::fs::read(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}; run `make plugins`", path.display()))
+}
+
+fn limits() -> SandboxLimits {
+    SandboxLimits {
+        deadline: Duration::from_millis(200),
+        memory_bytes: 32 << 20,
+        output_bytes: 16 << 10,
+    }
+}
+
+fn runtime() -> PluginRuntime {
+    PluginRuntime::new(limits(), None).expect("engine")
+}
+
+fn installation() -> Installation {
+    Installation {
+        cluster_uid: "2b3e8f7e-1f4c-4c51-9d8e-0a6f3b1c2d4e".into(),
+        kamaji_version: "v1.0.0".into(),
+        kubernetes_version: "v1.30.2".into(),
+    }
+}
+
+fn created() -> Event {
+    Event::Created(TenantControlPlane {
+        name: "tenant-zeta-prod".into(),
+        namespace: "customer-zeta".into(),
+        uid: "7d0c6d1e-0f0e-4a43-8a53-8f7f0b1f6c11".into(),
+        labels: Vec::new(),
+        annotations: Vec::new(),
+        owner_references: Vec::new(),
+        desired_version: Some("v1.31.0".into()),
+        installed_version: None,
+        status: None,
+        service_type: Some("LoadBalancer".into()),
+        ingress: None,
+        gateway: None,
+        network_address: None,
+        endpoint: None,
+        data_store: None,
+    })
+}
+
+fn assert_host_goes_on(runtime: &PluginRuntime) {
+    let default = runtime
+        .load(DEFAULT_PLUGIN)
+        .expect("the default plugin loads");
+    let payload = default
+        .handle(&installation(), &created())
+        .expect("default plugin works");
+    assert!(
+        payload.is_some(),
+        "the default plugin builds a create payload"
+    );
+}
+
+fn load_hostile(runtime: &PluginRuntime, kind: &str) -> Plugin {
+    runtime
+        .load(&hostile(kind))
+        .expect("hostile plugins honour the contract's types")
+}
+
+#[test]
+fn an_endless_loop_is_stopped_at_the_deadline() {
+    let runtime = runtime();
+    let plugin = load_hostile(&runtime, "spin");
+    let started = Instant::now();
+    let error = plugin.handle(&installation(), &created()).unwrap_err();
+    assert!(matches!(error, CallError::Timeout(_)), "got {error:?}");
+    assert!(error.to_string().contains("deadline"), "{error}");
+    // Generous: the deadline is 200 ms; the machine may be busy.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_host_goes_on(&runtime);
+}
+
+#[test]
+fn unbounded_growth_hits_the_memory_cap() {
+    let runtime = runtime();
+    let plugin = load_hostile(&runtime, "grow");
+    let error = plugin.handle(&installation(), &created()).unwrap_err();
+    assert!(
+        matches!(error, CallError::MemoryCap { cap } if cap == 32 << 20),
+        "got {error:?}"
+    );
+    assert_host_goes_on(&runtime);
+}
+
+#[test]
+fn a_trap_fails_only_its_call() {
+    let runtime = runtime();
+    let plugin = load_hostile(&runtime, "trap");
+    let error = plugin.handle(&installation(), &created()).unwrap_err();
+    assert!(matches!(error, CallError::Trap(_)), "got {error:?}");
+    // The same plugin is called again in a fresh store: the trap left nothing behind.
+    assert!(plugin.describe().is_ok());
+    assert_host_goes_on(&runtime);
+}
+
+#[test]
+fn output_over_the_cap_is_refused() {
+    let runtime = PluginRuntime::new(
+        SandboxLimits {
+            output_bytes: 8,
+            ..limits()
+        },
+        None,
+    )
+    .unwrap();
+    let plugin = runtime.load(DEFAULT_PLUGIN).unwrap();
+    let error = plugin.handle(&installation(), &created()).unwrap_err();
+    assert!(
+        matches!(error, CallError::OutputTooLarge { cap: 8, .. }),
+        "got {error:?}"
+    );
+}
+
+#[test]
+fn a_core_module_is_not_a_component() {
+    let error = runtime().load(b"\0asm\x01\0\0\0").err().expect("refused");
+    assert!(matches!(error, LoadError::CoreModule), "got {error:?}");
+    assert!(
+        error.to_string().contains("wasm-tools component new"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_text_file_is_not_wasm() {
+    let error = runtime().load(b"hello, world").err().expect("refused");
+    assert!(matches!(error, LoadError::NotWasm), "got {error:?}");
+}
+
+#[test]
+fn a_component_of_another_world_is_refused() {
+    let other = r#"(component
+        (core module $m (func (export "f")))
+        (core instance $i (instantiate $m))
+        (func (export "greet") (canon lift (core func $i "f"))))"#;
+    let error = runtime().load(other.as_bytes()).err().expect("refused");
+    assert!(
+        matches!(error, LoadError::WrongWorld { .. }),
+        "got {error:?}"
+    );
+    assert!(error.to_string().contains("greet"), "{error}");
+}
+
+#[test]
+fn a_newer_contract_version_is_refused_by_name() {
+    let newer = r#"(component
+        (instance $plugin)
+        (export "kamaji:telemetry/plugin@0.2.0" (instance $plugin)))"#;
+    let error = runtime().load(newer.as_bytes()).err().expect("refused");
+    assert!(
+        matches!(&error, LoadError::IncompatibleContract { found } if found == "0.2.0"),
+        "got {error:?}"
+    );
+    assert!(error.to_string().contains("0.1.0"), "{error}");
+}
+
+#[test]
+fn wasi_imports_are_linked_to_traps() {
+    let wasi_user = r#"(component
+        (import "wasi:cli/environment@0.2.0" (instance $env
+            (export "get-arguments" (func (result (list string))))))
+        (core module $m (func (export "f")))
+        (core instance $i (instantiate $m))
+        (func $f (canon lift (core func $i "f")))
+        (instance $plugin (export "describe" (func $f)))
+        (export "kamaji:telemetry/plugin@0.1.0" (instance $plugin)))"#;
+    // It does not match the contract's function types, but the wasi import
+    // alone must never be the reason: it is stubbed, not refused.
+    let error = runtime().load(wasi_user.as_bytes()).err().expect("refused");
+    assert!(matches!(error, LoadError::Mismatch(_)), "got {error:?}");
+    assert!(!error.to_string().contains("wasi:cli"), "{error}");
+}
+
+#[test]
+fn the_cache_serves_the_second_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = PrecompiledCache::new(dir.path());
+    let runtime = PluginRuntime::new(limits(), Some(cache.clone())).unwrap();
+    let first = runtime.load(DEFAULT_PLUGIN).unwrap();
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(entries.len(), 1, "one precompiled entry");
+    let second = runtime.load(DEFAULT_PLUGIN).unwrap();
+    assert_eq!(first.digest(), second.digest());
+    assert!(
+        second
+            .handle(&installation(), &created())
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn a_corrupt_cache_entry_costs_only_a_compilation() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = PluginRuntime::new(limits(), Some(PrecompiledCache::new(dir.path()))).unwrap();
+    runtime.load(DEFAULT_PLUGIN).unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"not a precompiled component").unwrap();
+    }
+    let plugin = runtime.load(DEFAULT_PLUGIN).expect("recompiled");
+    assert!(
+        plugin
+            .handle(&installation(), &created())
+            .unwrap()
+            .is_some()
+    );
+}
