@@ -23,7 +23,7 @@ HOST_BIN := target/debug/kamaji-telemetry
 GUEST_SOURCES := $(shell find guest wit -type f) Cargo.toml
 HOSTILE_SOURCES := $(shell find tests/plugins/hostile -type f 2>/dev/null) $(shell find wit -type f)
 
-.PHONY: help setup plugin plugins build run test lint fmt bench clean
+.PHONY: help setup plugin plugins build run test lint fmt docs bench clean
 
 help:
 	@echo "make run    build everything and send the sample inputs to a local receiver"
@@ -69,7 +69,8 @@ build: plugin
 	cargo build -p kamaji-telemetry
 
 run: plugin
-	cargo run --quiet -p kamaji-telemetry --example local_run -- samples
+	cargo build --quiet -p kamaji-telemetry
+	cargo run --quiet -p kamaji-telemetry-e2e --example local-run
 
 lint: plugin
 	cargo fmt --all -- --check
@@ -77,6 +78,14 @@ lint: plugin
 
 fmt:
 	cargo fmt --all
+
+# The README's "What is collected" table, generated from the plugin itself.
+docs: build
+	$(HOST_BIN) plugin describe --output markdown > target/describe.md
+	awk -v table=target/describe.md \
+		'/BEGIN describe/ { print; while ((getline line < table) > 0) print line; skip = 1; next } \
+		 /END describe/ { skip = 0 } !skip' README.md > target/README.md
+	mv target/README.md README.md
 
 test: plugins lint
 	cargo build -p kamaji-telemetry

@@ -6,6 +6,9 @@
 
 use std::path::PathBuf;
 
+pub mod host;
+pub mod receiver;
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -28,7 +31,10 @@ fn artefact(env_var: &str, relative: &str) -> PathBuf {
 
 /// The default plugin component, built by `make plugin`.
 pub fn default_plugin() -> PathBuf {
-    artefact("KAMAJI_TELEMETRY_PLUGIN", "target/components/kamaji-telemetry-plugin.wasm")
+    artefact(
+        "KAMAJI_TELEMETRY_PLUGIN",
+        "target/components/kamaji-telemetry-plugin.wasm",
+    )
 }
 
 /// One of the deliberately misbehaving plugins, built by `make plugins`.

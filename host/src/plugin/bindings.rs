@@ -20,3 +20,26 @@ pub const PLUGIN_INTERFACE: &str = "kamaji:telemetry/plugin";
 
 pub use v0_1_0::kamaji::telemetry::types::*;
 pub use v0_1_0::{TelemetryPlugin, TelemetryPluginPre};
+
+impl Route {
+    /// The route's path segment: payloads go to `POST <endpoint>/<route>`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Stats => "stats",
+            Route::Create => "create",
+            Route::Update => "update",
+            Route::Delete => "delete",
+        }
+    }
+}
+
+impl RedactionAction {
+    /// The action's name, as reports print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedactionAction::Dropped => "dropped",
+            RedactionAction::Normalised => "normalised",
+            RedactionAction::Pseudonymised => "pseudonymised",
+        }
+    }
+}

@@ -24,7 +24,7 @@ pub struct PluginRuntime {
     engine: Engine,
     limits: SandboxLimits,
     cache: Option<PrecompiledCache>,
-    _epoch: EpochTicker,
+    epoch: Arc<EpochTicker>,
 }
 
 impl PluginRuntime {
@@ -36,7 +36,7 @@ impl PluginRuntime {
             engine,
             limits,
             cache,
-            _epoch: epoch,
+            epoch: Arc::new(epoch),
         })
     }
 
@@ -46,6 +46,7 @@ impl PluginRuntime {
         let checked = load::check(&self.engine, &component)?;
         Ok(Plugin::new(
             self.engine.clone(),
+            self.epoch.clone(),
             checked,
             self.limits,
             bytes,
@@ -73,8 +74,9 @@ fn engine_config(limits: &SandboxLimits) -> Config {
     config
 }
 
-/// Advances the engine's epoch on a background thread until dropped.
-struct EpochTicker {
+/// Advances the engine's epoch on a background thread until dropped. Every
+/// plugin holds it, so deadlines keep firing as long as any plugin lives.
+pub(crate) struct EpochTicker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }

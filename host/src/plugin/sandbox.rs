@@ -8,7 +8,8 @@ use wasmtime::{Engine, ResourceLimiter, Store, Trap};
 
 use super::bindings::{Description, Event, Installation, Payload, TelemetryPlugin};
 use super::load::CheckedPlugin;
-use super::runtime::EPOCH_TICK;
+use super::runtime::{EPOCH_TICK, EpochTicker};
+use std::sync::Arc;
 
 /// The bounds of every call into a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +92,7 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// every call gets its own instance.
 pub struct Plugin {
     engine: Engine,
+    _epoch: Arc<EpochTicker>,
     checked: CheckedPlugin,
     limits: SandboxLimits,
     digest: String,
@@ -99,6 +101,7 @@ pub struct Plugin {
 impl Plugin {
     pub(crate) fn new(
         engine: Engine,
+        epoch: Arc<EpochTicker>,
         checked: CheckedPlugin,
         limits: SandboxLimits,
         bytes: &[u8],
@@ -106,6 +109,7 @@ impl Plugin {
         let digest = hex::encode(Sha256::digest(bytes));
         Self {
             engine,
+            _epoch: epoch,
             checked,
             limits,
             digest,

@@ -1,0 +1,101 @@
+//! Reading the inputs (files or stdin) and running every document through the
+//! pipeline, with one uniform report of what went wrong where.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use kamaji_telemetry::kube;
+use kamaji_telemetry::pipeline::{Outcome, Pipeline};
+use kamaji_telemetry::plugin::bindings::Payload;
+
+/// One input's bytes, and how messages name it.
+pub struct Source {
+    label: String,
+    bytes: Vec<u8>,
+}
+
+/// Reads every input; `-` is stdin.
+pub fn read_sources(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
+    paths.iter().map(|path| read_source(path)).collect()
+}
+
+fn read_source(path: &Path) -> anyhow::Result<Source> {
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).context("cannot read stdin")?;
+        return Ok(Source { label: "stdin".into(), bytes });
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Source { label: path.display().to_string(), bytes })
+}
+
+/// What happened to the documents of a run.
+#[derive(Debug, Default)]
+pub struct Totals {
+    /// Payloads that passed the leak guard.
+    pub payloads: usize,
+    /// Events for which the plugin had nothing to send.
+    pub nothing: usize,
+    /// Payloads the leak guard stopped.
+    pub blocked: usize,
+    /// Events the plugin failed on.
+    pub failed: usize,
+    /// Documents that could not be decoded.
+    pub bad_documents: usize,
+    /// Well-formed documents with nothing to report (other kinds).
+    pub skipped: usize,
+}
+
+impl Totals {
+    /// True when some document or event did not make it to a payload for a
+    /// reason other than having nothing to report.
+    pub fn has_problems(&self) -> bool {
+        self.blocked + self.failed + self.bad_documents > 0
+    }
+}
+
+/// Runs every document of every source through the pipeline, hands each
+/// payload to `on_payload` with the document's label, and reports problems
+/// on stderr as they happen.
+pub fn process_all(
+    pipeline: &Pipeline,
+    sources: &[Source],
+    mut on_payload: impl FnMut(&str, Payload),
+) -> Totals {
+    let mut totals = Totals::default();
+    for source in sources {
+        for document in kube::decode_stream(&source.bytes) {
+            let decoded = match document {
+                Ok(decoded) => decoded,
+                Err(error) if error.is_skip() => {
+                    tracing::info!("{}: skipped {error}", source.label);
+                    totals.skipped += 1;
+                    continue;
+                }
+                Err(error) => {
+                    eprintln!("error: {}: {error}", source.label);
+                    totals.bad_documents += 1;
+                    continue;
+                }
+            };
+            let label = format!("{}, document {}", source.label, decoded.document);
+            match pipeline.process(&decoded.event) {
+                Outcome::Ready(payload) => {
+                    totals.payloads += 1;
+                    on_payload(&label, payload);
+                }
+                Outcome::Nothing => totals.nothing += 1,
+                Outcome::Blocked(leak) => {
+                    eprintln!("blocked: {label}: the payload carries {leak}; it is not sent");
+                    totals.blocked += 1;
+                }
+                Outcome::Failed(error) => {
+                    eprintln!("error: {label}: {error}");
+                    totals.failed += 1;
+                }
+            }
+        }
+    }
+    totals
+}

@@ -1,0 +1,183 @@
+//! Command-line interface: argument parsing and one module per command.
+
+mod describe;
+mod input;
+mod output;
+mod preview;
+mod send;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kamaji_telemetry::plugin::bindings::Installation;
+use kamaji_telemetry::plugin::{DEFAULT_PLUGIN, Plugin, PluginRuntime, PrecompiledCache, SandboxLimits};
+
+/// Anonymous usage telemetry for Kamaji, built by a sandboxed WebAssembly plugin.
+#[derive(Debug, Parser)]
+#[command(name = "kamaji-telemetry", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options that every command takes, before or after its name.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Turn telemetry off. `--disable-telemetry=false` cannot override
+    /// KAMAJI_TELEMETRY_DISABLED=true or DO_NOT_TRACK.
+    #[arg(
+        long,
+        global = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub disable_telemetry: Option<bool>,
+
+    /// A plugin component to use instead of the embedded default.
+    #[arg(long, global = true, env = "KAMAJI_TELEMETRY_PLUGIN", value_name = "PATH")]
+    pub plugin: Option<PathBuf>,
+
+    /// Where precompiled plugins are kept between runs
+    /// [default: $XDG_CACHE_HOME/kamaji-telemetry or ~/.cache/kamaji-telemetry].
+    #[arg(long, global = true, env = "KAMAJI_TELEMETRY_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Compile the plugin on every start instead of using the cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+
+    /// How long one plugin call may run.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub plugin_timeout: Duration,
+
+    /// How much memory one plugin instance may use, in MiB.
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 512)]
+    pub plugin_memory_mib: usize,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The installation the events come from.
+#[derive(Debug, Args)]
+pub struct InstallationArgs {
+    /// The UID of the Service `default/kubernetes` in the management cluster
+    /// (`kubectl get svc kubernetes -n default -o jsonpath='{.metadata.uid}'`).
+    /// Plugins send only a pseudonym of it.
+    #[arg(long, env = "KAMAJI_TELEMETRY_CLUSTER_UID", default_value = "", hide_default_value = true)]
+    pub cluster_uid: String,
+
+    /// The Kamaji controller's version.
+    #[arg(long, env = "KAMAJI_TELEMETRY_KAMAJI_VERSION", default_value = "dev")]
+    pub kamaji_version: String,
+
+    /// The management cluster's Kubernetes GitVersion (`kubectl version`).
+    #[arg(long, env = "KAMAJI_TELEMETRY_KUBERNETES_VERSION", default_value = "Unknown")]
+    pub kubernetes_version: String,
+}
+
+impl InstallationArgs {
+    fn installation(&self) -> Installation {
+        Installation {
+            cluster_uid: self.cluster_uid.clone(),
+            kamaji_version: self.kamaji_version.clone(),
+            kubernetes_version: self.kubernetes_version.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the payloads the plugin builds from the input, and send nothing.
+    Preview(preview::PreviewArgs),
+    /// Build the payloads from the input and send them to the telemetry backend.
+    Send(send::SendArgs),
+    /// Inspect the plugin.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Show what the plugin says it collects.
+    Describe(describe::DescribeArgs),
+}
+
+/// How a command prints its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Preview(args) => preview::run(&cli.global, args),
+        Command::Send(args) => send::run(&cli.global, args),
+        Command::Plugin(PluginCommand::Describe(args)) => describe::run(&cli.global, args),
+    }
+}
+
+pub fn init_logging(global: &GlobalArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KAMAJI_TELEMETRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match global.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+impl GlobalArgs {
+    fn limits(&self) -> SandboxLimits {
+        SandboxLimits {
+            deadline: self.plugin_timeout,
+            memory_bytes: self.plugin_memory_mib.saturating_mul(1 << 20),
+            ..SandboxLimits::default()
+        }
+    }
+
+    fn cache(&self) -> Option<PrecompiledCache> {
+        if self.no_cache {
+            return None;
+        }
+        self.cache_dir.clone().or_else(PrecompiledCache::default_dir).map(PrecompiledCache::new)
+    }
+
+    /// Loads the plugin named by `--plugin`, or the embedded default.
+    fn load_plugin(&self) -> anyhow::Result<Plugin> {
+        let runtime = PluginRuntime::new(self.limits(), self.cache())?;
+        let plugin = match &self.plugin {
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("cannot read the plugin {}", path.display()))?;
+                runtime.load(&bytes).with_context(|| format!("cannot load the plugin {}", path.display()))?
+            }
+            None => runtime.load(DEFAULT_PLUGIN).context("cannot load the embedded plugin")?,
+        };
+        if !plugin.denied_imports().is_empty() {
+            tracing::warn!(
+                imports = ?plugin.denied_imports(),
+                "the plugin imports capabilities the host does not grant; calling them traps"
+            );
+        }
+        Ok(plugin)
+    }
+}

@@ -1,0 +1,83 @@
+//! `kamaji-telemetry preview`: what would be sent, and nothing is.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use kamaji_telemetry::pipeline::Pipeline;
+use kamaji_telemetry::plugin::bindings::Payload;
+
+use super::input::{self, Totals};
+use super::output::payload_json;
+use super::{GlobalArgs, InstallationArgs, OutputFormat};
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// Kubernetes JSON or YAML documents: AdmissionReviews, TenantControlPlanes,
+    /// or Lists as `kubectl get tenantcontrolplanes,datastores -A -o json`
+    /// prints them. `-` reads stdin.
+    #[arg(value_name = "FILE", default_value = "-")]
+    inputs: Vec<PathBuf>,
+
+    /// Output format: `json` prints one {"route", "body", "redactions"} object per line.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+
+    #[command(flatten)]
+    installation: InstallationArgs,
+}
+
+/// Preview never sends, so it works when telemetry is off.
+pub fn run(global: &GlobalArgs, args: PreviewArgs) -> anyhow::Result<ExitCode> {
+    let sources = input::read_sources(&args.inputs)?;
+    let pipeline = Pipeline::new(global.load_plugin()?, args.installation.installation());
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut write_error = None;
+    let totals = input::process_all(&pipeline, &sources, |label, payload| {
+        if write_error.is_none() {
+            write_error = write_payload(&mut out, args.output, label, &payload).err();
+        }
+    });
+    if let Some(error) = write_error {
+        return Err(anyhow::Error::new(error).context("cannot write the preview"));
+    }
+    out.flush()?;
+    drop(out);
+    if args.output == OutputFormat::Text {
+        eprintln!("{}", summary(&totals));
+    }
+    Ok(if totals.has_problems() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn write_payload(
+    out: &mut impl Write,
+    format: OutputFormat,
+    label: &str,
+    payload: &Payload,
+) -> std::io::Result<()> {
+    match format {
+        OutputFormat::Json => writeln!(out, "{}", payload_json(payload)),
+        OutputFormat::Text => {
+            writeln!(out, "# {label}: POST /{}", payload.route.as_str())?;
+            writeln!(out, "{}", payload.body)?;
+            for redaction in &payload.redactions {
+                let action = redaction.action.as_str();
+                writeln!(out, "#   {action} {}: {}", redaction.field, redaction.reason)?;
+            }
+            writeln!(out)
+        }
+    }
+}
+
+fn summary(totals: &Totals) -> String {
+    format!(
+        "preview: {} payloads, {} events with nothing to send, {} blocked, {} plugin failures, {} bad documents, {} skipped; nothing was sent",
+        totals.payloads,
+        totals.nothing,
+        totals.blocked,
+        totals.failed,
+        totals.bad_documents,
+        totals.skipped
+    )
+}

@@ -1,0 +1,138 @@
+//! `kamaji-telemetry send`: build the payloads and deliver them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use kamaji_telemetry::optout;
+use kamaji_telemetry::pipeline::Pipeline;
+use kamaji_telemetry::transport::{
+    DEFAULT_ENDPOINT, DeliveryQueue, FlushReport, RetryPolicy, Transport, TransportConfig,
+};
+
+use super::input::{self, Totals};
+use super::{GlobalArgs, InstallationArgs};
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Kubernetes JSON or YAML documents, as for `preview`. `-` reads stdin.
+    #[arg(value_name = "FILE", default_value = "-")]
+    inputs: Vec<PathBuf>,
+
+    #[command(flatten)]
+    installation: InstallationArgs,
+
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+}
+
+/// Where and how payloads are delivered; shared with `serve`.
+#[derive(Debug, Args)]
+pub struct DeliveryArgs {
+    /// The telemetry backend's base URL; payloads go to `<URL>/<route>`.
+    #[arg(long, env = "KAMAJI_TELEMETRY_ENDPOINT", value_name = "URL", default_value = DEFAULT_ENDPOINT)]
+    pub endpoint: String,
+
+    /// Extra CA certificates (PEM) to trust besides the system's, for a proxy
+    /// or a private endpoint. HTTPS_PROXY and NO_PROXY are honoured.
+    #[arg(long, env = "KAMAJI_TELEMETRY_CA_FILE", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Time limit of one HTTP attempt.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+
+    /// First retry backoff; it doubles up to --retry-max-interval, with full jitter.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub retry_initial_backoff: Duration,
+
+    /// Longest wait between two attempts.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub retry_max_interval: Duration,
+
+    /// Total time one payload may spend on retries before it is given up.
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub retry_max_elapsed: Duration,
+
+    /// Payloads that may wait for delivery; more are dropped and counted.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub queue_capacity: usize,
+}
+
+impl DeliveryArgs {
+    pub fn transport(&self, plugin_name: &str) -> anyhow::Result<Transport> {
+        let mut config = TransportConfig::new(format!(
+            "kamaji-telemetry/{} plugin/{plugin_name}",
+            env!("CARGO_PKG_VERSION")
+        ));
+        config.endpoint = self.endpoint.clone();
+        config.ca_file = self.ca_file.clone();
+        config.timeout = self.timeout;
+        config.retry = RetryPolicy {
+            initial_backoff: self.retry_initial_backoff,
+            max_interval: self.retry_max_interval,
+            max_elapsed: self.retry_max_elapsed,
+        };
+        Ok(Transport::new(config)?)
+    }
+
+    /// Long enough for every queued payload's retries to run their course.
+    fn flush_deadline(&self) -> Duration {
+        self.retry_max_elapsed + self.timeout * 2
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
+    // Checked before anything else: when off, no plugin is loaded, no input
+    // read, no name resolved and no socket opened.
+    if let Some(source) = optout::from_process(global.disable_telemetry) {
+        println!("telemetry is disabled by {source}: nothing was sent");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sources = input::read_sources(&args.inputs)?;
+    let plugin = global.load_plugin()?;
+    let description = plugin.describe().context("the plugin cannot describe itself")?;
+    let plugin_name = format!("{}/{}", description.name, description.version);
+    let transport = Arc::new(args.delivery.transport(&plugin_name)?);
+    let pipeline = Pipeline::new(plugin, args.installation.installation());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let queue = runtime.block_on(async { DeliveryQueue::start(transport, args.delivery.queue_capacity) })?;
+    let totals = input::process_all(&pipeline, &sources, |label, payload| {
+        if let Err(dropped) = queue.try_enqueue(payload.route.as_str(), payload.body.into_bytes()) {
+            eprintln!("dropped: {label}: {dropped}");
+        }
+    });
+    let deadline = tokio::time::Instant::now() + args.delivery.flush_deadline();
+    let report = runtime.block_on(queue.close(deadline));
+    println!("{}", summary(&totals, &report));
+    Ok(if delivered_everything(&totals, &report) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn delivered_everything(totals: &Totals, report: &FlushReport) -> bool {
+    let stats = &report.stats;
+    !totals.has_problems() && report.left == 0 && stats.sent == totals.payloads as u64
+}
+
+fn summary(totals: &Totals, report: &FlushReport) -> String {
+    let stats = &report.stats;
+    let dropped = stats.dropped_queue_full + stats.dropped_opt_out + stats.left_at_shutdown;
+    format!(
+        "sent {}, retried {}, dropped {}, blocked {}, rejected {}, failed {}, plugin errors {}, bad documents {}",
+        stats.sent,
+        stats.retried,
+        dropped,
+        totals.blocked,
+        stats.rejected,
+        stats.failed,
+        totals.failed,
+        totals.bad_documents,
+    )
+}
