@@ -1,7 +1,7 @@
 //! `make run`: the main job on the embedded default plugin, end to end and
 //! offline. It starts a receiver on loopback, has `kamaji-telemetry send`
 //! deliver the payloads built from the sample inputs in `samples/`, and
-//! prints what the receiver got.
+//! prints what the receiver got, byte for byte.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -62,15 +62,13 @@ fn print_received(receiver: &Receiver) {
     let requests = receiver.requests();
     println!("\nthe receiver got {} requests:", requests.len());
     for request in requests {
-        let body = serde_json::from_str::<serde_json::Value>(&request.body)
-            .and_then(|json| serde_json::to_string_pretty(&json))
-            .unwrap_or_else(|_| request.body.clone());
         println!(
-            "\n{} {}  (content-type: {}, user-agent: {})\n{body}",
+            "\n{} {}  (content-type: {}, user-agent: {})\n{}",
             request.method,
             request.path,
             request.content_type.as_deref().unwrap_or("-"),
             request.user_agent.as_deref().unwrap_or("-"),
+            request.body,
         );
     }
 }

@@ -30,7 +30,7 @@ pub fn run(global: &GlobalArgs, args: DescribeArgs) -> anyhow::Result<ExitCode> 
     let description = global.load_plugin()?.describe()?;
     match args.output {
         DescribeFormat::Table => print!("{}", description_table(&description)),
-        DescribeFormat::Json => println!("{}", description_json(&description)),
+        DescribeFormat::Json => println!("{}", description_json(&description)?),
         DescribeFormat::Markdown => print!("{}", description_markdown(&description)),
     }
     Ok(ExitCode::SUCCESS)

@@ -23,11 +23,19 @@ pub fn read_sources(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
 fn read_source(path: &Path) -> anyhow::Result<Source> {
     if path == Path::new("-") {
         let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).context("cannot read stdin")?;
-        return Ok(Source { label: "stdin".into(), bytes });
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read stdin")?;
+        return Ok(Source {
+            label: "stdin".into(),
+            bytes,
+        });
     }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Source { label: path.display().to_string(), bytes })
+    Ok(Source {
+        label: path.display().to_string(),
+        bytes,
+    })
 }
 
 /// What happened to the documents of a run.

@@ -13,7 +13,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kamaji_telemetry::plugin::bindings::Installation;
-use kamaji_telemetry::plugin::{DEFAULT_PLUGIN, Plugin, PluginRuntime, PrecompiledCache, SandboxLimits};
+use kamaji_telemetry::plugin::{
+    DEFAULT_PLUGIN, Plugin, PluginRuntime, PrecompiledCache, SandboxLimits,
+};
 
 /// Anonymous usage telemetry for Kamaji, built by a sandboxed WebAssembly plugin.
 #[derive(Debug, Parser)]
@@ -42,12 +44,22 @@ pub struct GlobalArgs {
     pub disable_telemetry: Option<bool>,
 
     /// A plugin component to use instead of the embedded default.
-    #[arg(long, global = true, env = "KAMAJI_TELEMETRY_PLUGIN", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "KAMAJI_TELEMETRY_PLUGIN",
+        value_name = "PATH"
+    )]
     pub plugin: Option<PathBuf>,
 
     /// Where precompiled plugins are kept between runs
     /// [default: $XDG_CACHE_HOME/kamaji-telemetry or ~/.cache/kamaji-telemetry].
-    #[arg(long, global = true, env = "KAMAJI_TELEMETRY_CACHE_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "KAMAJI_TELEMETRY_CACHE_DIR",
+        value_name = "DIR"
+    )]
     pub cache_dir: Option<PathBuf>,
 
     /// Compile the plugin on every start instead of using the cache.
@@ -79,7 +91,12 @@ pub struct InstallationArgs {
     /// The UID of the Service `default/kubernetes` in the management cluster
     /// (`kubectl get svc kubernetes -n default -o jsonpath='{.metadata.uid}'`).
     /// Plugins send only a pseudonym of it.
-    #[arg(long, env = "KAMAJI_TELEMETRY_CLUSTER_UID", default_value = "", hide_default_value = true)]
+    #[arg(
+        long,
+        env = "KAMAJI_TELEMETRY_CLUSTER_UID",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub cluster_uid: String,
 
     /// The Kamaji controller's version.
@@ -87,7 +104,11 @@ pub struct InstallationArgs {
     pub kamaji_version: String,
 
     /// The management cluster's Kubernetes GitVersion (`kubectl version`).
-    #[arg(long, env = "KAMAJI_TELEMETRY_KUBERNETES_VERSION", default_value = "Unknown")]
+    #[arg(
+        long,
+        env = "KAMAJI_TELEMETRY_KUBERNETES_VERSION",
+        default_value = "Unknown"
+    )]
     pub kubernetes_version: String,
 }
 
@@ -138,7 +159,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 pub fn init_logging(global: &GlobalArgs) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KAMAJI_TELEMETRY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match global.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -158,7 +181,10 @@ impl GlobalArgs {
         if self.no_cache {
             return None;
         }
-        self.cache_dir.clone().or_else(PrecompiledCache::default_dir).map(PrecompiledCache::new)
+        self.cache_dir
+            .clone()
+            .or_else(PrecompiledCache::default_dir)
+            .map(PrecompiledCache::new)
     }
 
     /// Loads the plugin named by `--plugin`, or the embedded default.
@@ -168,9 +194,13 @@ impl GlobalArgs {
             Some(path) => {
                 let bytes = std::fs::read(path)
                     .with_context(|| format!("cannot read the plugin {}", path.display()))?;
-                runtime.load(&bytes).with_context(|| format!("cannot load the plugin {}", path.display()))?
+                runtime
+                    .load(&bytes)
+                    .with_context(|| format!("cannot load the plugin {}", path.display()))?
             }
-            None => runtime.load(DEFAULT_PLUGIN).context("cannot load the embedded plugin")?,
+            None => runtime
+                .load(DEFAULT_PLUGIN)
+                .context("cannot load the embedded plugin")?,
         };
         if !plugin.denied_imports().is_empty() {
             tracing::warn!(

@@ -47,7 +47,11 @@ pub fn run(global: &GlobalArgs, args: PreviewArgs) -> anyhow::Result<ExitCode> {
     if args.output == OutputFormat::Text {
         eprintln!("{}", summary(&totals));
     }
-    Ok(if totals.has_problems() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if totals.has_problems() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn write_payload(
@@ -57,13 +61,17 @@ fn write_payload(
     payload: &Payload,
 ) -> std::io::Result<()> {
     match format {
-        OutputFormat::Json => writeln!(out, "{}", payload_json(payload)),
+        OutputFormat::Json => writeln!(out, "{}", payload_json(payload)?),
         OutputFormat::Text => {
             writeln!(out, "# {label}: POST /{}", payload.route.as_str())?;
             writeln!(out, "{}", payload.body)?;
             for redaction in &payload.redactions {
                 let action = redaction.action.as_str();
-                writeln!(out, "#   {action} {}: {}", redaction.field, redaction.reason)?;
+                writeln!(
+                    out,
+                    "#   {action} {}: {}",
+                    redaction.field, redaction.reason
+                )?;
             }
             writeln!(out)
         }

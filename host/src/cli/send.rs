@@ -94,7 +94,9 @@ pub fn run(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
     }
     let sources = input::read_sources(&args.inputs)?;
     let plugin = global.load_plugin()?;
-    let description = plugin.describe().context("the plugin cannot describe itself")?;
+    let description = plugin
+        .describe()
+        .context("the plugin cannot describe itself")?;
     let plugin_name = format!("{}/{}", description.name, description.version);
     let transport = Arc::new(args.delivery.transport(&plugin_name)?);
     let pipeline = Pipeline::new(plugin, args.installation.installation());
@@ -104,7 +106,8 @@ pub fn run(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let queue = runtime.block_on(async { DeliveryQueue::start(transport, args.delivery.queue_capacity) })?;
+    let queue = runtime
+        .block_on(async { DeliveryQueue::start(transport, args.delivery.queue_capacity) })?;
     let totals = input::process_all(&pipeline, &sources, |label, payload| {
         if let Err(dropped) = queue.try_enqueue(payload.route.as_str(), payload.body.into_bytes()) {
             eprintln!("dropped: {label}: {dropped}");
@@ -113,7 +116,11 @@ pub fn run(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
     let deadline = tokio::time::Instant::now() + args.delivery.flush_deadline();
     let report = runtime.block_on(queue.close(deadline));
     println!("{}", summary(&totals, &report));
-    Ok(if delivered_everything(&totals, &report) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if delivered_everything(&totals, &report) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn delivered_everything(totals: &Totals, report: &FlushReport) -> bool {

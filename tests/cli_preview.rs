@@ -1,0 +1,327 @@
+//! `kamaji-telemetry preview` and `plugin describe` as a user runs them:
+//! real kubectl-style input in, wire-format payloads out, nothing sent.
+
+use kamaji_telemetry_e2e::host::{host_command, run, run_with_stdin, sample};
+use kamaji_telemetry_e2e::receiver::Receiver;
+use kamaji_telemetry_e2e::{default_plugin, hostile_plugin, workspace_root};
+
+fn preview_json(inputs: &[std::path::PathBuf]) -> kamaji_telemetry_e2e::host::Run {
+    let mut command = host_command();
+    command.args(["preview", "--output", "json"]).args(inputs);
+    run(command)
+}
+
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+#[test]
+fn json_output_is_one_object_per_payload() {
+    let inputs = [
+        "admission-create.json",
+        "admission-update.json",
+        "admission-delete.json",
+        "fleet.json",
+    ];
+    let result = preview_json(&inputs.map(sample));
+    assert!(result.success(), "{result:?}");
+    let lines = json_lines(&result.stdout);
+    let routes: Vec<&str> = lines
+        .iter()
+        .map(|line| line["route"].as_str().unwrap())
+        .collect();
+    assert_eq!(routes, ["create", "update", "delete", "stats"]);
+    for line in &lines {
+        assert!(line["body"].is_object(), "{line}");
+        let redactions = line["redactions"].as_array().expect("a redaction report");
+        assert!(!redactions.is_empty(), "{line}");
+        for redaction in redactions {
+            assert!(
+                ["dropped", "normalised", "pseudonymised"]
+                    .contains(&redaction["action"].as_str().unwrap())
+            );
+        }
+    }
+}
+
+#[test]
+fn text_output_shows_route_body_and_report() {
+    let mut command = host_command();
+    command.arg("preview").arg(sample("admission-create.json"));
+    let result = run(command);
+    assert!(result.success(), "{result:?}");
+    assert!(result.stdout.contains("POST /create"), "{}", result.stdout);
+    assert!(
+        result.stdout.contains(r#""network_profile":"ingress""#),
+        "{}",
+        result.stdout
+    );
+    assert!(
+        result.stdout.contains("dropped tenant-control-plane.name"),
+        "{}",
+        result.stdout
+    );
+    assert!(
+        result.stderr.contains("nothing was sent"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
+fn nothing_identifying_from_the_samples_reaches_a_body() {
+    let inputs = [
+        "admission-create.json",
+        "admission-update.json",
+        "admission-delete.json",
+        "fleet.json",
+    ];
+    let result = preview_json(&inputs.map(sample));
+    let bodies: Vec<String> = json_lines(&result.stdout)
+        .iter()
+        .map(|line| line["body"].to_string())
+        .collect();
+    // Names, namespaces, hosts and addresses that stand in the sample files.
+    for input in inputs {
+        let text = std::fs::read_to_string(sample(input)).unwrap();
+        let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for secret in identifying_strings(&document) {
+            for body in &bodies {
+                assert!(
+                    !body.contains(&secret),
+                    "{secret:?} from {input} leaked into {body}"
+                );
+            }
+        }
+    }
+}
+
+/// Every metadata name, namespace, uid, label and annotation value, and every
+/// hostname, found anywhere in a Kubernetes document.
+fn identifying_strings(value: &serde_json::Value) -> Vec<String> {
+    let mut found = Vec::new();
+    collect(value, &mut found);
+    found.retain(|value| value.len() >= 4);
+    found
+}
+
+fn collect(value: &serde_json::Value, found: &mut Vec<String>) {
+    const KEYS: [&str; 7] = [
+        "name",
+        "namespace",
+        "uid",
+        "hostname",
+        "address",
+        "controlPlaneEndpoint",
+        "dataStore",
+    ];
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                if let (true, Some(text)) = (KEYS.contains(&key.as_str()), child.as_str()) {
+                    found.push(text.to_string());
+                }
+                if key == "labels" || key == "annotations" {
+                    let values = child.as_object().into_iter().flatten();
+                    found.extend(values.filter_map(|(_, v)| v.as_str().map(str::to_string)));
+                }
+                collect(child, found);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| collect(item, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn kamajis_own_yaml_manifests_are_read() {
+    let dir = workspace_root().join("../shared/reference/kamaji/samples");
+    let tcp = dir.join("kamaji_v1alpha1_tenantcontrolplane.yaml");
+    assert!(
+        tcp.is_file(),
+        "Kamaji's samples belong beside the repo: {}",
+        tcp.display()
+    );
+    let result = preview_json(&[
+        tcp,
+        dir.join("kamaji_v1alpha1_tenantcontrolplane_gateway.yaml"),
+    ]);
+    assert!(result.success(), "{result:?}");
+    let lines = json_lines(&result.stdout);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["body"]["tcp_version"], "v1.35.7");
+    assert_eq!(lines[0]["body"]["network_profile"], "load_balancer");
+    // Gateway exposure has no value of its own; the service is ClusterIP.
+    assert_eq!(lines[1]["body"]["network_profile"], "cluster_ip");
+}
+
+#[test]
+fn a_bad_document_is_named_and_the_others_still_go_through() {
+    let good = std::fs::read_to_string(sample("admission-create.json")).unwrap();
+    let stream = format!("{good}\n{{\"kind\": \"AdmissionReview\", oops}}\n{good}");
+    let mut command = host_command();
+    command.args(["preview", "--output", "json", "-"]);
+    let result = run_with_stdin(command, stream.as_bytes());
+    assert!(
+        !result.success(),
+        "a bad document fails the run: {result:?}"
+    );
+    assert_eq!(
+        json_lines(&result.stdout).len(),
+        2,
+        "both good documents gave a payload"
+    );
+    assert!(
+        result.stderr.contains("stdin: document 2"),
+        "{}",
+        result.stderr
+    );
+    let bad_line = stream
+        .lines()
+        .position(|line| line.contains("oops"))
+        .unwrap()
+        + 1;
+    let position = format!("(line {bad_line}, column ");
+    assert!(
+        result.stderr.contains(&position),
+        "the position is named: {}",
+        result.stderr
+    );
+}
+
+#[test]
+fn a_missing_input_file_is_a_clear_error() {
+    let mut command = host_command();
+    command.args(["preview", "/nonexistent/tcp.json"]);
+    let result = run(command);
+    assert!(!result.success());
+    assert!(
+        result.stderr.contains("cannot read /nonexistent/tcp.json"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
+fn a_plugin_that_is_not_a_component_is_refused_clearly() {
+    let mut command = host_command();
+    command
+        .arg("--plugin")
+        .arg(sample("fleet.json"))
+        .args(["plugin", "describe"]);
+    let result = run(command);
+    assert!(!result.success());
+    assert!(
+        result.stderr.contains("not a WebAssembly component"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
+fn describe_lists_every_field_in_every_format() {
+    let mut command = host_command();
+    command
+        .args(["plugin", "describe", "--output", "json"])
+        .arg("--plugin")
+        .arg(default_plugin());
+    let result = run(command);
+    assert!(result.success(), "{result:?}");
+    let description: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    assert_eq!(description["name"], "kamaji-telemetry-default");
+    assert_eq!(description["wire_schema"], "kamaji-telemetry/v1");
+    let fields = description["fields"].as_array().unwrap();
+    for required in [
+        "uuid",
+        "tcp_version",
+        "old_tcp_version",
+        "new_tcp_version",
+        "status",
+        "cluster_api",
+    ] {
+        assert!(
+            fields.iter().any(|field| field["name"] == required),
+            "{required} is documented"
+        );
+    }
+    let mut table = host_command();
+    table.args(["plugin", "describe"]);
+    let table = run(table);
+    assert!(table.success(), "{table:?}");
+    assert!(
+        table.stdout.contains("tenant_control_plane.running"),
+        "{}",
+        table.stdout
+    );
+}
+
+#[test]
+fn the_readme_table_is_what_the_plugin_says() {
+    let mut command = host_command();
+    command.args(["plugin", "describe", "--output", "markdown"]);
+    let result = run(command);
+    assert!(result.success(), "{result:?}");
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&result.stdout),
+        "README.md is stale: run `make docs`"
+    );
+}
+
+#[test]
+fn an_endless_plugin_fails_each_event_clearly_and_the_run_goes_on() {
+    let mut command = host_command();
+    command
+        .arg("--plugin")
+        .arg(hostile_plugin("spin"))
+        .args(["--plugin-timeout", "200ms"]);
+    command.arg("preview").args([
+        sample("admission-create.json"),
+        sample("admission-delete.json"),
+    ]);
+    let result = run(command);
+    assert!(!result.success());
+    let deadlines = result.stderr.matches("deadline").count();
+    assert_eq!(
+        deadlines, 2,
+        "both events were tried and stopped: {}",
+        result.stderr
+    );
+}
+
+#[test]
+fn a_plugin_that_copies_a_name_is_blocked_and_nothing_is_sent() {
+    let receiver = Receiver::start();
+    let mut command = host_command();
+    command.arg("--plugin").arg(hostile_plugin("leak"));
+    command
+        .args(["send", "--endpoint", &receiver.url()])
+        .arg(sample("admission-create.json"));
+    let result = run(command);
+    assert!(!result.success(), "{result:?}");
+    assert!(result.stdout.contains("blocked 1"), "{}", result.stdout);
+    assert!(
+        result.stderr.contains("tenant-control-plane.name"),
+        "names the field: {}",
+        result.stderr
+    );
+    assert_eq!(receiver.connections(), 0, "nothing was sent");
+}
+
+#[test]
+fn a_plugin_that_traps_or_grows_fails_its_event_with_the_reason() {
+    for (kind, reason) in [("trap", "trapped"), ("grow", "memory")] {
+        let mut command = host_command();
+        command
+            .arg("--plugin")
+            .arg(hostile_plugin(kind))
+            .args(["--plugin-memory-mib", "32"]);
+        command.arg("preview").arg(sample("admission-create.json"));
+        let result = run(command);
+        assert!(!result.success(), "{kind}: {result:?}");
+        assert!(result.stderr.contains(reason), "{kind}: {}", result.stderr);
+    }
+}
