@@ -31,7 +31,15 @@ help:
 	@echo "make plugin build the default plugin: $(PLUGIN)"
 	@echo "make bench  run the benchmarks"
 
-setup: $(TOOLS)/bin/wasmtime $(TOOLS)/bin/wasm-tools $(TOOLS)/.wasm-target
+JCO_DIR := tests/jco
+JCO := $(JCO_DIR)/node_modules/.bin/jco
+
+setup: $(TOOLS)/bin/wasmtime $(TOOLS)/bin/wasm-tools $(TOOLS)/.wasm-target $(JCO)
+
+# jco, pinned by tests/jco/package-lock.json, runs the plugin in Node.
+$(JCO): $(JCO_DIR)/package.json $(JCO_DIR)/package-lock.json
+	npm ci --prefix $(JCO_DIR) --silent --no-audit --no-fund
+	@touch $@
 
 $(TOOLS)/.wasm-target:
 	rustup target add $(WASM_TARGET)
@@ -87,9 +95,14 @@ docs: build
 		 /END describe/ { skip = 0 } !skip' README.md > target/README.md
 	mv target/README.md README.md
 
-test: plugins lint
+# The default plugin, transpiled to JavaScript by jco for the Node tests.
+$(JCO_DIR)/build/kamaji-telemetry-plugin.js: $(PLUGIN) | setup
+	$(JCO) transpile $(PLUGIN) -o $(JCO_DIR)/build --no-typescript --quiet
+
+test: plugins lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js
 	cargo build -p kamaji-telemetry
 	cargo test --workspace
+	npm test --prefix $(JCO_DIR) --silent
 
 bench: plugin
 	cargo bench -p kamaji-telemetry-bench
