@@ -1,0 +1,381 @@
+//! A bounded in-memory queue in front of the transport.
+//!
+//! Callers (an admission webhook, a heartbeat, the CLI) hand payloads over
+//! with [`QueueHandle::try_enqueue`], which never waits: when the queue is
+//! full the payload is dropped and counted. One background task delivers the
+//! payloads in order over the transport's shared client; sequential delivery
+//! keeps to one connection and is plenty for a few payloads a minute.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::runtime::Handle;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::Transport;
+use super::stats::{Counter, DeliveryStats, StatsSnapshot};
+
+/// Why a payload was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Dropped {
+    /// The queue holds `capacity` payloads already. Counted in `dropped_queue_full`.
+    #[error("delivery queue full")]
+    QueueFull,
+    /// Telemetry was switched off with `drop_all`. Counted in `dropped_opt_out`.
+    #[error("telemetry switched off")]
+    OptedOut,
+    /// The queue was closed. Counted in `left_at_shutdown`.
+    #[error("delivery queue closed")]
+    Closed,
+}
+
+/// The queue cannot start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    #[error("the delivery queue needs a capacity of at least 1")]
+    ZeroCapacity,
+    #[error("the delivery queue must be started from within a Tokio runtime")]
+    NoRuntime,
+}
+
+/// What `flush` or `close` could not deliver in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Payloads still queued or in flight at the deadline.
+    pub left: usize,
+    /// The counters when the report was made.
+    pub stats: StatsSnapshot,
+}
+
+/// Owns the delivery task. Share payload intake with [`Self::handle`]; shut
+/// down with [`Self::close`]. Dropping it without `close` stops intake and
+/// lets the task deliver what is queued in the background.
+#[derive(Debug)]
+pub struct DeliveryQueue {
+    handle: QueueHandle,
+    worker: Option<JoinHandle<()>>,
+}
+
+/// A cheap, cloneable handle for enqueuing payloads and reading counters,
+/// e.g. one per webhook handler.
+#[derive(Debug, Clone)]
+pub struct QueueHandle {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// Held only for O(1) updates, never across an await, so `try_enqueue`
+    /// does not wait on the worker.
+    state: Mutex<State>,
+    capacity: usize,
+    /// Wakes the worker: a payload arrived, or the queue was closed.
+    work: Notify,
+    /// Wakes `flush` callers: nothing is queued or in flight any more.
+    idle: Notify,
+    /// Cancels the worker, including a delivery in progress.
+    stop: watch::Sender<Option<Stop>>,
+    stats: Arc<DeliveryStats>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queued: VecDeque<Payload>,
+    in_flight: bool,
+    closed: bool,
+    opted_out: bool,
+}
+
+#[derive(Debug)]
+struct Payload {
+    route: String,
+    body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// `drop_all`: discard the payload in flight too; the worker counts it.
+    OptOut,
+    /// `close` reached its deadline: `close` counts what is left.
+    Deadline,
+}
+
+/// What the worker does next.
+enum Step {
+    Deliver(Payload),
+    Wait,
+    Exit,
+}
+
+impl DeliveryQueue {
+    /// Starts the delivery task on the current Tokio runtime. `capacity` is
+    /// the number of payloads that can wait (the one in flight not included).
+    /// The queue counts into the transport's [`DeliveryStats`].
+    pub fn start(transport: Arc<Transport>, capacity: usize) -> Result<Self, QueueError> {
+        if capacity == 0 {
+            return Err(QueueError::ZeroCapacity);
+        }
+        let runtime = Handle::try_current().map_err(|_| QueueError::NoRuntime)?;
+        let (stop, stop_rx) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            state: Mutex::default(),
+            capacity,
+            work: Notify::new(),
+            idle: Notify::new(),
+            stop,
+            stats: Arc::clone(transport.stats()),
+        });
+        let worker = runtime.spawn(run(Arc::clone(&shared), transport, stop_rx));
+        Ok(Self {
+            handle: QueueHandle { shared },
+            worker: Some(worker),
+        })
+    }
+
+    /// A handle to enqueue from other tasks.
+    pub fn handle(&self) -> QueueHandle {
+        self.handle.clone()
+    }
+
+    /// See [`QueueHandle::try_enqueue`].
+    pub fn try_enqueue(&self, route: &str, body: Vec<u8>) -> Result<(), Dropped> {
+        self.handle.try_enqueue(route, body)
+    }
+
+    /// See [`QueueHandle::flush`].
+    pub async fn flush(&self, deadline: Instant) -> FlushReport {
+        self.handle.flush(deadline).await
+    }
+
+    /// See [`QueueHandle::drop_all`].
+    pub fn drop_all(&self) -> usize {
+        self.handle.drop_all()
+    }
+
+    /// See [`QueueHandle::stats`].
+    pub fn stats(&self) -> StatsSnapshot {
+        self.handle.stats()
+    }
+
+    /// Stops intake, delivers what is queued until `deadline`, then cancels
+    /// the rest. What was not delivered is counted in `left_at_shutdown` and
+    /// reported in `left`.
+    pub async fn close(mut self, deadline: Instant) -> FlushReport {
+        let shared = &self.handle.shared;
+        shared.close();
+        if let Some(mut worker) = self.worker.take()
+            && tokio::time::timeout_at(deadline, &mut worker)
+                .await
+                .is_err()
+        {
+            shared.stop.send_replace(Some(Stop::Deadline));
+            // Prompt: the worker drops its delivery at its next poll.
+            if let Err(error) = worker.await {
+                tracing::error!(%error, "telemetry delivery task failed");
+            }
+        }
+        let left = shared.abandon_rest();
+        FlushReport {
+            left,
+            stats: shared.stats.snapshot(),
+        }
+    }
+}
+
+impl Drop for DeliveryQueue {
+    fn drop(&mut self) {
+        self.handle.shared.close();
+    }
+}
+
+impl QueueHandle {
+    /// Queues a payload for `POST {endpoint}/{route}`. Never waits: a full,
+    /// opted-out or closed queue refuses the payload at once and counts it.
+    pub fn try_enqueue(&self, route: &str, body: Vec<u8>) -> Result<(), Dropped> {
+        let verdict = self.shared.push(Payload {
+            route: route.to_owned(),
+            body,
+        });
+        let counter = match verdict {
+            Ok(()) => Counter::Enqueued,
+            Err(Dropped::QueueFull) => Counter::DroppedQueueFull,
+            Err(Dropped::OptedOut) => Counter::DroppedOptOut,
+            Err(Dropped::Closed) => Counter::LeftAtShutdown,
+        };
+        self.shared.stats.add(counter, 1);
+        if verdict.is_ok() {
+            self.shared.work.notify_one();
+        }
+        verdict
+    }
+
+    /// Waits until nothing is queued or in flight, or until `deadline`.
+    /// Intake stays open; the payloads left keep being delivered.
+    pub async fn flush(&self, deadline: Instant) -> FlushReport {
+        loop {
+            // Register before checking, so a wake-up between the check and
+            // the wait is not lost.
+            let idle = self.shared.idle.notified();
+            let mut idle = std::pin::pin!(idle);
+            idle.as_mut().enable();
+            if self.shared.pending() == 0 || tokio::time::timeout_at(deadline, idle).await.is_err()
+            {
+                break;
+            }
+        }
+        FlushReport {
+            left: self.shared.pending(),
+            stats: self.stats(),
+        }
+    }
+
+    /// Runtime opt-out: discards every queued payload, cancels the one in
+    /// flight and refuses all later ones, all counted in `dropped_opt_out`.
+    /// Returns how many queued payloads were discarded (the one in flight, if
+    /// any, is counted by the worker as it stops). A request already on the
+    /// wire may still reach the server; nothing is sent after it.
+    pub fn drop_all(&self) -> usize {
+        let discarded = {
+            let mut state = self.shared.lock();
+            state.opted_out = true;
+            std::mem::take(&mut state.queued).len()
+        };
+        self.shared
+            .stats
+            .add(Counter::DroppedOptOut, to_u64(discarded));
+        self.shared.stop.send_replace(Some(Stop::OptOut));
+        discarded
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.stats.snapshot()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock, and every update leaves the
+        // state valid, so a poisoned lock still holds usable data.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, payload: Payload) -> Result<(), Dropped> {
+        let mut state = self.lock();
+        if state.opted_out {
+            Err(Dropped::OptedOut)
+        } else if state.closed {
+            Err(Dropped::Closed)
+        } else if state.queued.len() >= self.capacity {
+            Err(Dropped::QueueFull)
+        } else {
+            state.queued.push_back(payload);
+            Ok(())
+        }
+    }
+
+    fn pending(&self) -> usize {
+        let state = self.lock();
+        state.queued.len() + usize::from(state.in_flight)
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.work.notify_one();
+    }
+
+    fn next_step(&self) -> Step {
+        let mut state = self.lock();
+        match state.queued.pop_front() {
+            Some(payload) => {
+                state.in_flight = true;
+                Step::Deliver(payload)
+            }
+            None if state.closed => Step::Exit,
+            None => Step::Wait,
+        }
+    }
+
+    /// The worker is done with its payload, delivered or dropped.
+    fn finish_in_flight(&self, dropped: Option<Counter>) {
+        let idle = {
+            let mut state = self.lock();
+            state.in_flight = false;
+            state.queued.is_empty()
+        };
+        if let Some(counter) = dropped {
+            self.stats.add(counter, 1);
+        }
+        if idle {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// After the worker has ended: counts and discards everything left.
+    fn abandon_rest(&self) -> usize {
+        let left = {
+            let mut state = self.lock();
+            let left = state.queued.len() + usize::from(state.in_flight);
+            state.queued.clear();
+            state.in_flight = false;
+            left
+        };
+        self.stats.add(Counter::LeftAtShutdown, to_u64(left));
+        self.idle.notify_waiters();
+        left
+    }
+}
+
+/// The delivery task: one payload at a time until closed and empty, or stopped.
+async fn run(
+    shared: Arc<Shared>,
+    transport: Arc<Transport>,
+    mut stop: watch::Receiver<Option<Stop>>,
+) {
+    while let Some(payload) = next_payload(&shared, &mut stop).await {
+        tokio::select! {
+            biased;
+            reason = stopped(&mut stop) => {
+                if reason == Stop::OptOut {
+                    shared.finish_in_flight(Some(Counter::DroppedOptOut));
+                }
+                return;
+            }
+            _ = transport.send(&payload.route, &payload.body) => shared.finish_in_flight(None),
+        }
+    }
+}
+
+async fn next_payload(
+    shared: &Shared,
+    stop: &mut watch::Receiver<Option<Stop>>,
+) -> Option<Payload> {
+    loop {
+        match shared.next_step() {
+            Step::Deliver(payload) => return Some(payload),
+            Step::Exit => return None,
+            Step::Wait => {}
+        }
+        tokio::select! {
+            biased;
+            _ = stopped(stop) => return None,
+            () = shared.work.notified() => {}
+        }
+    }
+}
+
+/// Resolves once a stop was requested.
+async fn stopped(stop: &mut watch::Receiver<Option<Stop>>) -> Stop {
+    match stop.wait_for(Option::is_some).await {
+        Ok(reason) => reason.unwrap_or(Stop::Deadline),
+        // The sender lives in `Shared`, which the worker holds: unreachable,
+        // but stopping is the safe answer.
+        Err(_) => Stop::Deadline,
+    }
+}
+
+fn to_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
