@@ -1,0 +1,252 @@
+//! What one document means: the event it gives, if any.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::error::DecodeErrorKind;
+use super::objects::{AdmissionRequest, KubeObject};
+use crate::plugin::bindings::{Event, Fleet, TcpUpdate, TenantControlPlane};
+
+const KAMAJI_GROUP: &str = "kamaji.clastix.io";
+const ADMISSION_GROUP: &str = "admission.k8s.io";
+
+/// The top level of a document: one object, or a bare array of objects as
+/// `jq .items` prints it, read like the items of a `List`.
+pub(super) enum TopLevel<'a> {
+    Object(Box<KubeObject<'a>>),
+    Array(Vec<KubeObject<'a>>),
+}
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TopLevelVisitor)
+    }
+}
+
+struct TopLevelVisitor;
+
+impl<'de> Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Kubernetes object or an array of them")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let object = KubeObject::deserialize(MapAccessDeserializer::new(map))?;
+        Ok(TopLevel::Object(Box::new(object)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Vec::deserialize(SeqAccessDeserializer::new(seq)).map(TopLevel::Array)
+    }
+}
+
+/// The event of one document, and how many list items it skipped for being
+/// neither a TenantControlPlane nor a DataStore.
+pub(super) struct Meaning {
+    pub event: Event,
+    pub skipped_items: usize,
+}
+
+impl Meaning {
+    fn of(event: Event) -> Self {
+        Meaning {
+            event,
+            skipped_items: 0,
+        }
+    }
+}
+
+/// An AdmissionReview's request uid, which the webhook's answer must echo,
+/// and its event or the reason it has none.
+#[derive(Debug)]
+pub struct Admission {
+    pub uid: String,
+    pub event: Result<Event, DecodeErrorKind>,
+}
+
+#[derive(Clone, Copy)]
+enum KamajiKind {
+    TenantControlPlane,
+    DataStore,
+}
+
+/// What a document is, from its `apiVersion` and `kind`.
+enum DocumentKind {
+    AdmissionReview,
+    /// A list, with the kind of the items that do not name their own.
+    List(Option<KamajiKind>),
+    Kamaji(KamajiKind),
+    Other,
+}
+
+pub(super) fn interpret(top: TopLevel<'_>) -> Result<Meaning, DecodeErrorKind> {
+    let object = match top {
+        TopLevel::Array(items) => return Ok(heartbeat(items, None)),
+        TopLevel::Object(object) => *object,
+    };
+    match classify(&object.api_version, &object.kind) {
+        DocumentKind::AdmissionReview => admission(object)?.event.map(Meaning::of),
+        DocumentKind::List(element) => Ok(heartbeat(object.items.unwrap_or_default(), element)),
+        DocumentKind::Kamaji(KamajiKind::TenantControlPlane) => Ok(Meaning::of(Event::Created(
+            object.into_tenant_control_plane(),
+        ))),
+        // A DataStore alone is a heartbeat of just it (see the module docs).
+        DocumentKind::Kamaji(KamajiKind::DataStore) => Ok(heartbeat(vec![object], None)),
+        DocumentKind::Other => Err(unsupported(object)),
+    }
+}
+
+fn classify(api_version: &str, kind: &str) -> DocumentKind {
+    if let Some(kamaji) = kamaji_kind(api_version, kind) {
+        return DocumentKind::Kamaji(kamaji);
+    }
+    match (group_of(api_version), kind) {
+        (ADMISSION_GROUP, "AdmissionReview") => DocumentKind::AdmissionReview,
+        (_, "List") => DocumentKind::List(None),
+        (KAMAJI_GROUP, "TenantControlPlaneList") => {
+            DocumentKind::List(Some(KamajiKind::TenantControlPlane))
+        }
+        (KAMAJI_GROUP, "DataStoreList") => DocumentKind::List(Some(KamajiKind::DataStore)),
+        _ => DocumentKind::Other,
+    }
+}
+
+fn kamaji_kind(api_version: &str, kind: &str) -> Option<KamajiKind> {
+    match (group_of(api_version), kind) {
+        (KAMAJI_GROUP, "TenantControlPlane") => Some(KamajiKind::TenantControlPlane),
+        (KAMAJI_GROUP, "DataStore") => Some(KamajiKind::DataStore),
+        _ => None,
+    }
+}
+
+/// The API group of an `apiVersion`: empty for the core group's `v1`.
+fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
+/// One heartbeat over the TenantControlPlanes and DataStores among `items`.
+/// Items of a typed list (`TenantControlPlaneList`) may leave out their kind:
+/// `element` is theirs then.
+fn heartbeat(items: Vec<KubeObject<'_>>, element: Option<KamajiKind>) -> Meaning {
+    let mut fleet = Fleet {
+        tenant_control_planes: Vec::new(),
+        data_stores: Vec::new(),
+    };
+    let mut skipped_items = 0;
+    for item in items {
+        let kind = if item.kind.is_empty() {
+            element
+        } else {
+            kamaji_kind(&item.api_version, &item.kind)
+        };
+        match kind {
+            Some(KamajiKind::TenantControlPlane) => fleet
+                .tenant_control_planes
+                .push(item.into_tenant_control_plane()),
+            Some(KamajiKind::DataStore) => fleet.data_stores.push(item.into_data_store()),
+            None => skipped_items += 1,
+        }
+    }
+    Meaning {
+        event: Event::Heartbeat(fleet),
+        skipped_items,
+    }
+}
+
+/// Reads an object that should be an AdmissionReview.
+pub(super) fn admission_review(object: KubeObject<'_>) -> Result<Admission, DecodeErrorKind> {
+    match classify(&object.api_version, &object.kind) {
+        DocumentKind::AdmissionReview => admission(object),
+        _ => Err(unsupported(object)),
+    }
+}
+
+fn unsupported(object: KubeObject<'_>) -> DecodeErrorKind {
+    DecodeErrorKind::UnsupportedKind {
+        api_version: object.api_version.into_owned(),
+        kind: object.kind.into_owned(),
+    }
+}
+
+/// Reads an object already known to be an AdmissionReview.
+fn admission(review: KubeObject<'_>) -> Result<Admission, DecodeErrorKind> {
+    let mut request = review
+        .request
+        .ok_or(DecodeErrorKind::MissingField("request"))?;
+    let uid = request.uid.take().unwrap_or_default();
+    Ok(Admission {
+        uid,
+        event: lifecycle_event(*request),
+    })
+}
+
+/// The API server sends the object being written in `object`, and the stored
+/// one in `oldObject`: both on UPDATE, only the old one on DELETE.
+fn lifecycle_event(request: AdmissionRequest<'_>) -> Result<Event, DecodeErrorKind> {
+    let kind = request.kind.unwrap_or_default();
+    if (&*kind.group, &*kind.kind) != (KAMAJI_GROUP, "TenantControlPlane") {
+        return Err(DecodeErrorKind::NotTenantControlPlaneAdmission {
+            group: kind.group.into_owned(),
+            kind: kind.kind.into_owned(),
+        });
+    }
+    let object = || required(request.object, "request.object");
+    let old_object = || required(request.old_object, "request.oldObject");
+    match &*request.operation {
+        "CREATE" => object().map(Event::Created),
+        "UPDATE" => Ok(Event::Updated(TcpUpdate {
+            previous: old_object()?,
+            current: object()?,
+        })),
+        "DELETE" => old_object().map(Event::Deleted),
+        other => Err(DecodeErrorKind::UnsupportedOperation(other.to_owned())),
+    }
+}
+
+fn required(
+    object: Option<KubeObject<'_>>,
+    field: &'static str,
+) -> Result<TenantControlPlane, DecodeErrorKind> {
+    object
+        .map(KubeObject::into_tenant_control_plane)
+        .ok_or(DecodeErrorKind::MissingField(field))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_of_api_versions() {
+        assert_eq!(group_of("kamaji.clastix.io/v1alpha1"), KAMAJI_GROUP);
+        assert_eq!(group_of("admission.k8s.io/v1"), ADMISSION_GROUP);
+        assert_eq!(group_of("v1"), "");
+        assert_eq!(group_of(""), "");
+    }
+
+    #[test]
+    fn kamaji_kinds_need_the_kamaji_group() {
+        assert!(matches!(
+            classify("kamaji.clastix.io/v1alpha1", "TenantControlPlane"),
+            DocumentKind::Kamaji(KamajiKind::TenantControlPlane)
+        ));
+        assert!(matches!(
+            classify("example.com/v1", "TenantControlPlane"),
+            DocumentKind::Other
+        ));
+        assert!(matches!(
+            classify("kamaji.clastix.io/v1alpha1", "DataStoreList"),
+            DocumentKind::List(Some(KamajiKind::DataStore))
+        ));
+        assert!(matches!(classify("v1", "List"), DocumentKind::List(None)));
+        assert!(matches!(
+            classify("admission.k8s.io/v1beta1", "AdmissionReview"),
+            DocumentKind::AdmissionReview
+        ));
+    }
+}
