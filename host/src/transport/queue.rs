@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::Transport;
+use super::{Delivery, Transport};
 use super::stats::{Counter, DeliveryStats, StatsSnapshot};
 
 /// Why a payload was not queued.
@@ -343,7 +343,21 @@ async fn run(
                 }
                 return;
             }
-            _ = transport.send(&payload.route, &payload.body) => shared.finish_in_flight(None),
+            delivery = transport.send(&payload.route, &payload.body) => {
+                log_delivery(&payload.route, &delivery);
+                shared.finish_in_flight(None)
+            }
+        }
+    }
+}
+
+/// Every payload that did not make it is logged with the reason, so that a
+/// summary's counts can be explained.
+fn log_delivery(route: &str, delivery: &Delivery) {
+    match delivery {
+        Delivery::Sent { .. } => tracing::debug!(route, "{delivery}"),
+        Delivery::Rejected { .. } | Delivery::GaveUp { .. } => {
+            tracing::warn!(route, "payload not delivered: {delivery}")
         }
     }
 }
