@@ -1,5 +1,13 @@
 //! From an event to a payload that is safe to send: the plugin builds it in
 //! its sandbox, then the host's leak guard checks it, whatever plugin is loaded.
+//!
+//! The plugin can be replaced while events flow (`serve` swaps it when its
+//! file changes). Each event takes one snapshot of the current plugin and is
+//! built entirely by it, so a swap can never mix two plugins in one payload.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use crate::leak_guard::{self, Leak};
 use crate::plugin::bindings::{Event, Installation, Payload};
@@ -18,29 +26,46 @@ pub enum Outcome {
     Failed(CallError),
 }
 
-/// Runs events through a plugin and the leak guard.
+/// Runs events through the current plugin and the leak guard.
 pub struct Pipeline {
-    plugin: Plugin,
+    plugin: ArcSwap<Plugin>,
     installation: Installation,
 }
 
 impl Pipeline {
     pub fn new(plugin: Plugin, installation: Installation) -> Self {
-        Self { plugin, installation }
+        Self {
+            plugin: ArcSwap::from_pointee(plugin),
+            installation,
+        }
     }
 
-    pub fn plugin(&self) -> &Plugin {
-        &self.plugin
+    /// The plugin that builds the events starting now.
+    pub fn plugin(&self) -> Arc<Plugin> {
+        self.plugin.load_full()
+    }
+
+    /// Makes `plugin` build every event that starts after this returns.
+    /// Events already being built finish with the plugin they started with,
+    /// which is returned.
+    pub fn swap(&self, plugin: Arc<Plugin>) -> Arc<Plugin> {
+        self.plugin.swap(plugin)
     }
 
     pub fn process(&self, event: &Event) -> Outcome {
-        match self.plugin.handle(&self.installation, event) {
-            Err(error) => Outcome::Failed(error),
-            Ok(None) => Outcome::Nothing,
-            Ok(Some(payload)) => match leak_guard::find_leak(event, &self.installation, &payload.body) {
-                Some(leak) => Outcome::Blocked(leak),
-                None => Outcome::Ready(payload),
-            },
-        }
+        run(&self.plugin(), &self.installation, event)
+    }
+}
+
+/// One event through a given plugin and the leak guard: what [`Pipeline::process`]
+/// does with the current plugin, and what a candidate plugin is tested with.
+pub fn run(plugin: &Plugin, installation: &Installation, event: &Event) -> Outcome {
+    match plugin.handle(installation, event) {
+        Err(error) => Outcome::Failed(error),
+        Ok(None) => Outcome::Nothing,
+        Ok(Some(payload)) => match leak_guard::find_leak(event, installation, &payload.body) {
+            Some(leak) => Outcome::Blocked(leak),
+            None => Outcome::Ready(payload),
+        },
     }
 }

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+pub mod agent;
 pub mod host;
 pub mod receiver;
 

@@ -5,6 +5,7 @@ mod input;
 mod output;
 mod preview;
 mod send;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -128,6 +129,8 @@ pub enum Command {
     Preview(preview::PreviewArgs),
     /// Build the payloads from the input and send them to the telemetry backend.
     Send(send::SendArgs),
+    /// Run as an agent: admission webhook, heartbeat, hot-swapped plugin, metrics.
+    Serve(serve::ServeArgs),
     /// Inspect the plugin.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -152,6 +155,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Preview(args) => preview::run(&cli.global, args),
         Command::Send(args) => send::run(&cli.global, args),
+        Command::Serve(args) => serve::run(&cli.global, args),
         Command::Plugin(PluginCommand::Describe(args)) => describe::run(&cli.global, args),
     }
 }
@@ -187,9 +191,14 @@ impl GlobalArgs {
             .map(PrecompiledCache::new)
     }
 
+    /// The engine that plugins run in, with the sandbox limits and the cache.
+    fn plugin_runtime(&self) -> anyhow::Result<PluginRuntime> {
+        Ok(PluginRuntime::new(self.limits(), self.cache())?)
+    }
+
     /// Loads the plugin named by `--plugin`, or the embedded default.
     fn load_plugin(&self) -> anyhow::Result<Plugin> {
-        let runtime = PluginRuntime::new(self.limits(), self.cache())?;
+        let runtime = self.plugin_runtime()?;
         let plugin = match &self.plugin {
             Some(path) => {
                 let bytes = std::fs::read(path)

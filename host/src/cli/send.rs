@@ -64,10 +64,16 @@ pub struct DeliveryArgs {
 
 impl DeliveryArgs {
     pub fn transport(&self, plugin_name: &str) -> anyhow::Result<Transport> {
-        let mut config = TransportConfig::new(format!(
+        let user_agent = format!(
             "kamaji-telemetry/{} plugin/{plugin_name}",
             env!("CARGO_PKG_VERSION")
-        ));
+        );
+        Ok(Transport::new(self.transport_config(user_agent))?)
+    }
+
+    /// The transport's settings from these flags.
+    pub fn transport_config(&self, user_agent: String) -> TransportConfig {
+        let mut config = TransportConfig::new(user_agent);
         config.endpoint = self.endpoint.clone();
         config.ca_file = self.ca_file.clone();
         config.timeout = self.timeout;
@@ -76,7 +82,7 @@ impl DeliveryArgs {
             max_interval: self.retry_max_interval,
             max_elapsed: self.retry_max_elapsed,
         };
-        Ok(Transport::new(config)?)
+        config
     }
 
     /// Long enough for every queued payload's retries to run their course.

@@ -1,0 +1,157 @@
+//! The agent's `--config` file, read again whenever it changes: today it holds
+//! the runtime opt-out, `disabled: true`.
+//!
+//! A file whose name ends in `.toml` is TOML; any other is YAML (so JSON too).
+//! Unknown keys are refused: `disable: true` must not look like an opt-out
+//! that silently does nothing.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::Switch;
+use super::delivery::Delivery;
+use super::metrics::Metrics;
+use crate::optout::OptOut;
+
+/// What the file says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Telemetry off while true. It can only turn telemetry off: the
+    /// `--disable-telemetry` flag and the environment opt-outs win over it.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid config file {}: {reason}", path.display())]
+pub struct ConfigFileError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl RuntimeConfig {
+    /// Parses the file's content; an empty file is the default (telemetry on).
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, ConfigFileError> {
+        let error = |reason: String| ConfigFileError {
+            path: path.to_owned(),
+            reason,
+        };
+        let text = std::str::from_utf8(bytes).map_err(|e| error(format!("not UTF-8: {e}")))?;
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        if path.extension().is_some_and(|ext| ext == "toml") {
+            toml::from_str(text).map_err(|e| error(e.to_string()))
+        } else {
+            serde_yaml_ng::from_str(text).map_err(|e| error(e.to_string()))
+        }
+    }
+}
+
+/// Applies the config file's opt-out to the running agent.
+pub struct RuntimeOptOut {
+    pub path: PathBuf,
+    pub switch: Arc<Switch>,
+    pub delivery: Arc<Delivery>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl RuntimeOptOut {
+    /// Reads the file's new content. An invalid file changes nothing: the
+    /// state it last asked for stays, and the error is logged and counted.
+    pub fn apply(&self, bytes: &[u8]) {
+        match RuntimeConfig::parse(&self.path, bytes) {
+            Ok(config) => {
+                self.metrics.config_reload(true);
+                self.set(!config.disabled);
+            }
+            Err(error) => {
+                self.metrics.config_reload(false);
+                let state = if self.switch.is_on() { "on" } else { "off" };
+                tracing::error!("{error}; telemetry stays {state}");
+            }
+        }
+    }
+
+    /// Turns telemetry off (dropping what is queued) or back on.
+    pub fn set(&self, on: bool) {
+        if self.switch.is_on() == on {
+            return;
+        }
+        if on {
+            // The fresh queue is in place before the first event is let through.
+            match self.delivery.restart() {
+                Ok(()) => {
+                    self.switch.set(true);
+                    tracing::info!(config = %self.path.display(), "telemetry is on again");
+                }
+                Err(error) => tracing::error!("telemetry stays off: {error}"),
+            }
+        } else {
+            // Off first, so no new event is built while the queue is emptied.
+            self.switch.set(false);
+            let dropped = self.delivery.drop_all();
+            let source = OptOut::ConfigFile(self.path.display().to_string());
+            tracing::info!(
+                dropped,
+                "telemetry is disabled by {source}: {dropped} queued payloads dropped, nothing more is sent"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(name: &str, text: &str) -> Result<RuntimeConfig, ConfigFileError> {
+        RuntimeConfig::parse(Path::new(name), text.as_bytes())
+    }
+
+    #[test]
+    fn yaml_json_and_toml_are_read() {
+        assert!(parse("c.yaml", "disabled: true\n").expect("yaml").disabled);
+        assert!(
+            parse("c.json", r#"{"disabled": true}"#)
+                .expect("json")
+                .disabled
+        );
+        assert!(parse("c.toml", "disabled = true\n").expect("toml").disabled);
+        assert!(
+            !parse("c.toml", "disabled = false\n")
+                .expect("toml")
+                .disabled
+        );
+        assert!(!parse("c.yml", "disabled: false").expect("yaml").disabled);
+    }
+
+    #[test]
+    fn an_empty_file_leaves_telemetry_on() {
+        assert_eq!(
+            parse("c.yaml", "").expect("empty"),
+            RuntimeConfig::default()
+        );
+        assert_eq!(
+            parse("c.toml", " \n").expect("empty"),
+            RuntimeConfig::default()
+        );
+        assert!(!parse("c.yaml", "{}").expect("empty map").disabled);
+    }
+
+    #[test]
+    fn mistakes_are_errors_that_name_the_file() {
+        for (name, text) in [
+            ("c.yaml", "disable: true"),
+            ("c.yaml", "disabled: maybe"),
+            ("c.toml", "disabled: true"),
+            ("c.yaml", "- disabled"),
+        ] {
+            let error = parse(name, text).expect_err(text);
+            assert!(error.to_string().contains(name), "{error}");
+        }
+    }
+}

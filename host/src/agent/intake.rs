@@ -1,0 +1,148 @@
+//! From an event to a queued payload, off the request path.
+//!
+//! The webhook and the heartbeat hand events to [`Intake::submit`], which
+//! never waits: a bounded channel takes the event, or it is dropped and
+//! counted. One worker task takes them in order, runs each through the
+//! pipeline on a blocking thread (plugin calls are synchronous CPU work), and
+//! hands the payload to the delivery queue.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::time::Instant;
+
+use super::delivery::Delivery;
+use super::metrics::{EventDrop, Metrics};
+use super::{Stop, Switch};
+use crate::pipeline::{Outcome, Pipeline};
+use crate::plugin::bindings::Event;
+
+/// The sending side: cheap to clone, one per producer.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    sender: mpsc::Sender<Event>,
+    switch: Arc<Switch>,
+    metrics: Arc<Metrics>,
+}
+
+impl Intake {
+    /// An intake of `capacity` events, and the receiver for the worker.
+    pub fn new(
+        capacity: usize,
+        switch: Arc<Switch>,
+        metrics: Arc<Metrics>,
+    ) -> (Self, mpsc::Receiver<Event>) {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        let intake = Self {
+            sender,
+            switch,
+            metrics,
+        };
+        (intake, receiver)
+    }
+
+    /// Queues the event for the plugin, or drops it (counted) when telemetry
+    /// is off or the queue is full. Never waits.
+    pub fn submit(&self, event: Event) {
+        self.metrics.event_received(&event);
+        if !self.switch.is_on() {
+            self.metrics.event_dropped(EventDrop::Disabled);
+            return;
+        }
+        match self.sender.try_send(event) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.metrics.event_dropped(EventDrop::IntakeFull);
+                tracing::warn!("event dropped: the queue in front of the plugin is full");
+            }
+            Err(TrySendError::Closed(_)) => self.metrics.event_dropped(EventDrop::Shutdown),
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.switch.is_on()
+    }
+
+    /// Events waiting for the plugin.
+    pub fn depth(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
+    }
+}
+
+/// Builds the queued events, one at a time and in order.
+pub struct Worker {
+    pub pipeline: Arc<Pipeline>,
+    pub delivery: Arc<Delivery>,
+    pub switch: Arc<Switch>,
+    pub metrics: Arc<Metrics>,
+    /// Cleared when the worker ends, for `/healthz`.
+    pub alive: Arc<AtomicBool>,
+}
+
+impl Worker {
+    /// Builds events until stopped, then closes the intake and builds the
+    /// events already queued until the shutdown deadline. Returns how many
+    /// it left unbuilt.
+    pub async fn run(self, mut events: mpsc::Receiver<Event>, mut stop: Stop) -> u64 {
+        let _alive = AliveFlag(Arc::clone(&self.alive));
+        let deadline = loop {
+            tokio::select! {
+                biased;
+                deadline = stop.wait() => break deadline,
+                event = events.recv() => match event {
+                    Some(event) => self.build(event).await,
+                    None => return 0,
+                },
+            }
+        };
+        // From here on, `submit` finds the intake closed and counts the drop.
+        events.close();
+        let mut abandoned = 0;
+        while let Some(event) = events.recv().await {
+            if Instant::now() < deadline {
+                self.build(event).await;
+            } else {
+                self.metrics.event_dropped(EventDrop::Shutdown);
+                abandoned += 1;
+            }
+        }
+        abandoned
+    }
+
+    async fn build(&self, event: Event) {
+        // Checked again here: the event may have waited while telemetry went off.
+        if !self.switch.is_on() {
+            self.metrics.event_dropped(EventDrop::Disabled);
+            return;
+        }
+        let pipeline = Arc::clone(&self.pipeline);
+        let outcome = tokio::task::spawn_blocking(move || pipeline.process(&event)).await;
+        match outcome {
+            Ok(Outcome::Ready(payload)) => {
+                self.metrics.payload_built(payload.route);
+                self.delivery
+                    .enqueue(payload.route.as_str(), payload.body.into_bytes());
+            }
+            Ok(Outcome::Nothing) => self.metrics.event_without_payload(),
+            Ok(Outcome::Blocked(leak)) => {
+                self.metrics.payload_blocked();
+                tracing::warn!("blocked: the payload carries {leak}; it is not sent");
+            }
+            Ok(Outcome::Failed(error)) => {
+                self.metrics.plugin_failed(&error);
+                tracing::warn!("the plugin failed on an event: {error}");
+            }
+            Err(crash) => tracing::error!("building an event crashed: {crash}"),
+        }
+    }
+}
+
+/// Clears the flag when the worker ends, however it ends.
+struct AliveFlag(Arc<AtomicBool>);
+
+impl Drop for AliveFlag {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,570 @@
+//! `kamaji-telemetry serve`: the long-running agent next to the Kamaji
+//! controller.
+//!
+//! ```text
+//!  POST /telemetry ──┐                 ┌─ plugin worker ──────────┐
+//!  (admission        ├─► intake ─────► │ pipeline: plugin (swap-  │ ─► delivery ─► endpoint
+//!   webhook)         │  (bounded,      │ pable) + leak guard      │    queue
+//!  heartbeat ────────┘   never waits)  └──────────────────────────┘
+//!  (fleet file or POST /v1/fleet)
+//! ```
+//!
+//! - The webhook only decodes the AdmissionReview and hands the event to a
+//!   bounded intake, then allows the request: admission is never delayed by
+//!   a plugin or the network.
+//! - One worker builds the events in order, each with a single snapshot of
+//!   the current plugin. A new plugin (its file changed, or SIGHUP) is
+//!   checked and self-tested on a blocking thread, then swapped in atomically
+//!   ([`swap`]); no event is lost, built twice, or built by two plugins.
+//! - The `--config` file can turn telemetry off and on at runtime; the flag
+//!   and environment opt-outs are absolute (then nothing is loaded, built or
+//!   sent, and the webhook still answers).
+//! - On SIGTERM or Ctrl-C: intake stops, queued events are built and the
+//!   delivery queue flushed within the shutdown timeout, and what was left is
+//!   reported.
+
+mod config_file;
+mod delivery;
+mod heartbeat;
+mod intake;
+mod metrics;
+mod swap;
+mod watch;
+mod webhook;
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum_server::tls_rustls::RustlsConfig;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::watch as state;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use config_file::ConfigFileError;
+pub use swap::{Refusal, SelfTestFailure};
+
+use crate::optout::OptOut;
+use crate::pipeline::Pipeline;
+use crate::plugin::bindings::Installation;
+use crate::plugin::{DEFAULT_PLUGIN, PluginRuntime};
+use crate::transport::{self, FlushReport, QueueError, Transport, TransportConfig};
+use config_file::{RuntimeConfig, RuntimeOptOut};
+use delivery::Delivery;
+use heartbeat::{FleetInbox, FleetSource};
+use intake::{Intake, Worker};
+use metrics::Metrics;
+use swap::{Candidate, Swapper};
+use watch::FileWatch;
+use webhook::{AppState, Health};
+
+/// Everything `serve` is told.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Where the webhook, metrics and health endpoints listen.
+    pub listen: SocketAddr,
+    /// Certificate and key (PEM). Without them only a loopback address is allowed.
+    pub tls: Option<TlsFiles>,
+    pub installation: Installation,
+    /// The plugin file, followed for changes; `None` runs the embedded plugin.
+    pub plugin: Option<PathBuf>,
+    pub transport: TransportConfig,
+    /// Payloads that may wait for delivery.
+    pub queue_capacity: usize,
+    /// Events that may wait for the plugin.
+    pub event_capacity: usize,
+    pub heartbeat_interval: Duration,
+    /// Read at every heartbeat; without it the snapshot comes by `POST /v1/fleet`.
+    pub fleet_file: Option<PathBuf>,
+    /// The runtime opt-out (`disabled: true`), followed for changes.
+    pub config_file: Option<PathBuf>,
+    /// How often the plugin and config files are polled.
+    pub watch_interval: Duration,
+    /// How long shutdown may take to build and deliver what is queued.
+    pub shutdown_timeout: Duration,
+    /// The absolute opt-out (flag or environment), if any.
+    pub opt_out: Option<OptOut>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Why the agent could not start or went down.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(
+        "refusing to serve plain HTTP on {0}: the API server calls webhooks over HTTPS only. \
+         Give --tls-cert and --tls-key, or listen on a loopback address (127.0.0.1, [::1]) for testing"
+    )]
+    PlainHttpOffLoopback(SocketAddr),
+    #[error("cannot use the TLS certificate {} and key {}: {source}", files.cert.display(), files.key.display())]
+    Tls {
+        files: TlsFiles,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the plugin {plugin} was refused: {refusal}")]
+    Plugin { plugin: String, refusal: Refusal },
+    #[error(transparent)]
+    ConfigFile(#[from] ConfigFileError),
+    #[error(transparent)]
+    Transport(#[from] transport::ConfigError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("cannot handle signals: {0}")]
+    Signal(std::io::Error),
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("an agent task crashed: {0}")]
+    Crashed(String),
+}
+
+/// What shutdown left behind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShutdownReport {
+    /// Events still waiting for the plugin at the deadline.
+    pub events_abandoned: u64,
+    /// The delivery queue's final account; `None` when telemetry was off for good.
+    pub flush: Option<FlushReport>,
+}
+
+/// Whether telemetry is on now, mirrored in the `telemetry_enabled` gauge.
+#[derive(Debug)]
+struct Switch {
+    on: AtomicBool,
+    metrics: Arc<Metrics>,
+}
+
+impl Switch {
+    fn new(on: bool, metrics: Arc<Metrics>) -> Self {
+        metrics.set_enabled(on);
+        Self {
+            on: AtomicBool::new(on),
+            metrics,
+        }
+    }
+
+    fn is_on(&self) -> bool {
+        self.on.load(Ordering::SeqCst)
+    }
+
+    fn set(&self, on: bool) {
+        self.on.store(on, Ordering::SeqCst);
+        self.metrics.set_enabled(on);
+    }
+}
+
+/// Tells the worker that shutdown has begun, and its deadline.
+#[derive(Debug, Clone)]
+struct Stop(state::Receiver<Option<Instant>>);
+
+impl Stop {
+    /// The shutdown deadline, once shutdown begins.
+    async fn wait(&mut self) -> Instant {
+        match self.0.wait_for(Option::is_some).await {
+            Ok(deadline) => deadline.unwrap_or_else(Instant::now),
+            // The agent is gone: stop now.
+            Err(_) => Instant::now(),
+        }
+    }
+}
+
+/// A started agent: listening, not yet serving. See [`Agent::serve`].
+pub struct Agent {
+    listener: TcpListener,
+    address: SocketAddr,
+    tls: Option<RustlsConfig>,
+    state: Arc<AppState>,
+    stop: state::Sender<Option<Instant>>,
+    /// The heartbeat and file followers: aborted at shutdown.
+    tasks: Vec<JoinHandle<()>>,
+    worker: Option<JoinHandle<u64>>,
+    delivery: Option<Arc<Delivery>>,
+    shutdown_timeout: Duration,
+    /// Keeps a SIGHUP handler installed for the agent's whole life, so that a
+    /// SIGHUP never terminates it, even with no file to read again.
+    _hangup: Signal,
+}
+
+/// What runs while telemetry can be on, or nothing of it.
+struct Parts {
+    state: AppState,
+    tasks: Vec<JoinHandle<()>>,
+    worker: Option<JoinHandle<u64>>,
+    delivery: Option<Arc<Delivery>>,
+}
+
+impl Agent {
+    /// Loads and self-tests the plugin, starts the worker, the heartbeat and
+    /// the file followers, and binds the listener. Must run within a Tokio
+    /// runtime.
+    pub async fn start(config: AgentConfig, plugins: PluginRuntime) -> Result<Self, AgentError> {
+        let tls = tls_config(&config).await?;
+        let hangup = signal(SignalKind::hangup()).map_err(AgentError::Signal)?;
+        let (stop, stop_receiver) = state::channel(None);
+        let mut parts = match &config.opt_out {
+            Some(source) => Parts::off(&config, source),
+            None => Parts::on(&config, plugins, Stop(stop_receiver)).await?,
+        };
+        if let (Some(files), Some(tls)) = (&config.tls, &tls) {
+            parts
+                .tasks
+                .extend(follow_tls(files, tls, config.watch_interval).await?);
+        }
+        let listener = TcpListener::bind(config.listen).map_err(|source| AgentError::Listen {
+            address: config.listen,
+            source,
+        })?;
+        let address = listener.local_addr().map_err(|source| AgentError::Listen {
+            address: config.listen,
+            source,
+        })?;
+        Ok(Self {
+            listener,
+            address,
+            tls,
+            state: Arc::new(parts.state),
+            stop,
+            tasks: parts.tasks,
+            worker: parts.worker,
+            delivery: parts.delivery,
+            shutdown_timeout: config.shutdown_timeout,
+            _hangup: hangup,
+        })
+    }
+
+    /// The address bound, with the port chosen when `--listen` gave port 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// `https` or `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down: intake stops, the
+    /// queued events are built and the payloads delivered until the shutdown
+    /// timeout, and the rest is counted and reported.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<ShutdownReport, AgentError> {
+        let http = axum_server::Handle::new();
+        let app = webhook::router(Arc::clone(&self.state));
+        let mut server = tokio::spawn(serve_http(self.listener, self.tls, app, http.clone()));
+        tracing::info!(address = %self.address, "serving");
+        tokio::select! {
+            () = shutdown => {}
+            ended = &mut server => return Err(server_failure(ended)),
+        }
+        let deadline = Instant::now() + self.shutdown_timeout;
+        tracing::info!(timeout = ?self.shutdown_timeout, "shutting down: intake stops, the queue is flushed");
+        self.state.health.stopping.store(true, Ordering::Relaxed);
+        http.graceful_shutdown(Some(self.shutdown_timeout));
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.stop.send_replace(Some(deadline));
+        if tokio::time::timeout_at(deadline, server).await.is_err() {
+            tracing::warn!("webhook connections still open at the deadline were cut");
+        }
+        let events_abandoned = match self.worker {
+            // A crashed worker must not keep the built payloads from their flush.
+            Some(worker) => worker.await.unwrap_or_else(|crash| {
+                tracing::error!("the plugin worker crashed: {crash}");
+                0
+            }),
+            None => 0,
+        };
+        let flush = match &self.delivery {
+            Some(delivery) => delivery.close(deadline).await,
+            None => None,
+        };
+        Ok(ShutdownReport {
+            events_abandoned,
+            flush,
+        })
+    }
+}
+
+/// Resolves on SIGTERM (what Kubernetes sends) or SIGINT (Ctrl-C). The
+/// handlers are installed now, so a signal that comes before the future is
+/// first polled is not lost (and does not kill the process).
+pub fn termination() -> Result<impl Future<Output = ()>, AgentError> {
+    let mut terminate = signal(SignalKind::terminate()).map_err(AgentError::Signal)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(AgentError::Signal)?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+        }
+    })
+}
+
+impl Parts {
+    /// Telemetry off for good: no plugin, no transport, no socket but the
+    /// listener. The webhook answers, and the metrics say so.
+    fn off(config: &AgentConfig, source: &OptOut) -> Self {
+        tracing::info!(
+            "telemetry is disabled by {source}: webhooks are answered, nothing is built or sent"
+        );
+        let metrics = Arc::new(Metrics::new(Arc::default()));
+        let switch = Arc::new(Switch::new(false, Arc::clone(&metrics)));
+        // Nothing ever reads the intake: the switch, off for good, lets no event in.
+        let (intake, _) = Intake::new(1, switch, Arc::clone(&metrics));
+        let (_, fleet) = fleet_source(config);
+        let state = AppState {
+            intake,
+            fleet,
+            delivery: None,
+            metrics,
+            health: Health {
+                worker_alive: Arc::new(AtomicBool::new(true)),
+                stopping: AtomicBool::new(false),
+            },
+        };
+        Self {
+            state,
+            tasks: Vec::new(),
+            worker: None,
+            delivery: None,
+        }
+    }
+
+    async fn on(
+        config: &AgentConfig,
+        plugins: PluginRuntime,
+        stop: Stop,
+    ) -> Result<Self, AgentError> {
+        let plugins = Arc::new(plugins);
+        let (plugin_bytes, candidate) = initial_plugin(config, &plugins).await?;
+        let transport = Arc::new(Transport::new(config.transport.clone())?);
+        let metrics = Arc::new(Metrics::new(Arc::clone(transport.stats())));
+        metrics.set_plugin(&candidate.info);
+        tracing::info!("plugin {} loaded", candidate.info);
+        let switch = Arc::new(Switch::new(true, Arc::clone(&metrics)));
+        let delivery = Arc::new(Delivery::start(transport, config.queue_capacity)?);
+        let pipeline = Arc::new(Pipeline::new(candidate.plugin, config.installation.clone()));
+        let (intake, events) = Intake::new(
+            config.event_capacity,
+            Arc::clone(&switch),
+            Arc::clone(&metrics),
+        );
+        let alive = Arc::new(AtomicBool::new(true));
+        let worker = Worker {
+            pipeline: Arc::clone(&pipeline),
+            delivery: Arc::clone(&delivery),
+            switch: Arc::clone(&switch),
+            metrics: Arc::clone(&metrics),
+            alive: Arc::clone(&alive),
+        };
+        let worker = tokio::spawn(worker.run(events, stop));
+
+        let mut tasks = Vec::new();
+        if let Some(path) = &config.config_file {
+            let opt_out = RuntimeOptOut {
+                path: path.clone(),
+                switch,
+                delivery: Arc::clone(&delivery),
+                metrics: Arc::clone(&metrics),
+            };
+            tasks.push(follow_config(config, opt_out).await?);
+        }
+        if let Some(path) = &config.plugin {
+            let swapper = Swapper::new(plugins, pipeline, Arc::clone(&metrics));
+            let watch = FileWatch::new(path, &plugin_bytes);
+            tasks.push(follow_plugin(watch, config.watch_interval, swapper)?);
+        }
+        let (source, fleet) = fleet_source(config);
+        let beat = heartbeat::run(source, config.heartbeat_interval, intake.clone());
+        tasks.push(tokio::spawn(beat));
+        let state = AppState {
+            intake,
+            fleet,
+            delivery: Some(Arc::clone(&delivery)),
+            metrics,
+            health: Health {
+                worker_alive: alive,
+                stopping: AtomicBool::new(false),
+            },
+        };
+        Ok(Self {
+            state,
+            tasks,
+            worker: Some(worker),
+            delivery: Some(delivery),
+        })
+    }
+}
+
+/// Plain HTTP only on loopback (tests, port-forwarding); TLS otherwise.
+async fn tls_config(config: &AgentConfig) -> Result<Option<RustlsConfig>, AgentError> {
+    match &config.tls {
+        Some(files) => RustlsConfig::from_pem_file(&files.cert, &files.key)
+            .await
+            .map(Some)
+            .map_err(|source| AgentError::Tls {
+                files: files.clone(),
+                source,
+            }),
+        None if config.listen.ip().is_loopback() => Ok(None),
+        None => Err(AgentError::PlainHttpOffLoopback(config.listen)),
+    }
+}
+
+/// Follows the certificate and the key, so that a renewed certificate (as
+/// cert-manager rotates it in the Secret) is served without a restart. A
+/// pair that does not load, say while only one of the two is new, leaves the
+/// current one in use.
+async fn follow_tls(
+    files: &TlsFiles,
+    tls: &RustlsConfig,
+    interval: Duration,
+) -> Result<Vec<JoinHandle<()>>, AgentError> {
+    let mut tasks = Vec::new();
+    for path in [&files.cert, &files.key] {
+        let watch = FileWatch::new(path, &read(path).await?);
+        let (files, tls) = (files.clone(), tls.clone());
+        let reload = async move |_| match tls.reload_from_pem_file(&files.cert, &files.key).await {
+            Ok(()) => tracing::info!(cert = %files.cert.display(), "TLS certificate reloaded"),
+            Err(error) => tracing::warn!(
+                cert = %files.cert.display(),
+                "cannot reload the TLS certificate, the current one stays: {error}"
+            ),
+        };
+        tasks.push(tokio::spawn(watch::follow(
+            watch,
+            interval,
+            hangup()?,
+            reload,
+        )));
+    }
+    Ok(tasks)
+}
+
+/// Reads and checks the plugin to start with: a refused one stops the start.
+async fn initial_plugin(
+    config: &AgentConfig,
+    plugins: &Arc<PluginRuntime>,
+) -> Result<(Vec<u8>, Candidate), AgentError> {
+    let (bytes, label) = match &config.plugin {
+        Some(path) => (read(path).await?, path.display().to_string()),
+        None => (DEFAULT_PLUGIN.to_vec(), "embedded in the binary".to_owned()),
+    };
+    let plugins = Arc::clone(plugins);
+    let checked_bytes = bytes.clone();
+    let checked = tokio::task::spawn_blocking(move || swap::check(&plugins, &checked_bytes))
+        .await
+        .map_err(|crash| AgentError::Crashed(crash.to_string()))?;
+    let candidate = checked.map_err(|refusal| AgentError::Plugin {
+        plugin: label,
+        refusal,
+    })?;
+    Ok((bytes, candidate))
+}
+
+/// Follows the plugin file: each new content is a swap candidate.
+fn follow_plugin(
+    watch: FileWatch,
+    interval: Duration,
+    swapper: Swapper,
+) -> Result<JoinHandle<()>, AgentError> {
+    let path = watch.path().to_owned();
+    let swap = async move |bytes| swapper.try_swap(&path, bytes).await;
+    Ok(tokio::spawn(watch::follow(
+        watch,
+        interval,
+        hangup()?,
+        swap,
+    )))
+}
+
+/// Applies the config file now (an unusable one stops the start), then
+/// follows it.
+async fn follow_config(
+    config: &AgentConfig,
+    opt_out: RuntimeOptOut,
+) -> Result<JoinHandle<()>, AgentError> {
+    let bytes = read(&opt_out.path).await?;
+    let initial = RuntimeConfig::parse(&opt_out.path, &bytes)?;
+    opt_out.set(!initial.disabled);
+    let watch = FileWatch::new(&opt_out.path, &bytes);
+    Ok(tokio::spawn(watch::follow(
+        watch,
+        config.watch_interval,
+        hangup()?,
+        async move |bytes| opt_out.apply(&bytes),
+    )))
+}
+
+fn fleet_source(config: &AgentConfig) -> (FleetSource, Option<Arc<FleetInbox>>) {
+    match &config.fleet_file {
+        Some(path) => (FleetSource::File(path.clone()), None),
+        None => {
+            let inbox = Arc::new(FleetInbox::default());
+            (FleetSource::Posted(Arc::clone(&inbox)), Some(inbox))
+        }
+    }
+}
+
+fn hangup() -> Result<Signal, AgentError> {
+    signal(SignalKind::hangup()).map_err(AgentError::Signal)
+}
+
+async fn read(path: &Path) -> Result<Vec<u8>, AgentError> {
+    tokio::fs::read(path)
+        .await
+        .map_err(|source| AgentError::Read {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+async fn serve_http(
+    listener: TcpListener,
+    tls: Option<RustlsConfig>,
+    app: axum::Router,
+    handle: axum_server::Handle<SocketAddr>,
+) -> std::io::Result<()> {
+    let service = app.into_make_service();
+    match tls {
+        Some(tls) => {
+            axum_server::tls_rustls::from_tcp_rustls(listener, tls)?
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+        None => {
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+    }
+}
+
+/// The server ended before shutdown was asked for.
+fn server_failure(ended: Result<std::io::Result<()>, tokio::task::JoinError>) -> AgentError {
+    match ended {
+        Ok(Err(error)) => AgentError::Serve(error),
+        Ok(Ok(())) => AgentError::Serve(std::io::Error::other("the server stopped")),
+        Err(crash) => AgentError::Crashed(crash.to_string()),
+    }
+}

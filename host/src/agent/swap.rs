@@ -1,0 +1,339 @@
+//! Replacing the running plugin without a restart.
+//!
+//! A candidate is compiled and checked against the contract (the WIT world),
+//! asked to describe itself, then run against built-in self-test events: a
+//! created, updated and deleted TenantControlPlane and a heartbeat. For each
+//! it must build a payload for the expected route, within the sandbox's
+//! limits, that passes the leak guard; the events carry distinctive
+//! identifying strings, so a plugin that copies any input field is caught.
+//! Only then is it swapped in, in one atomic pointer swap (see
+//! [`Pipeline::swap`]). A candidate that fails keeps the old plugin running.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::metrics::Metrics;
+use crate::leak_guard::Leak;
+use crate::pipeline::{self, Outcome, Pipeline};
+use crate::plugin::bindings::{
+    DataStore, Event, Fleet, IngressExposure, Installation, KeyValue, OwnerReference, Route,
+    TcpUpdate, TenantControlPlane,
+};
+use crate::plugin::{CallError, LoadError, Plugin, PluginRuntime};
+
+/// What a plugin says it is, and which exact build it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    /// The SHA-256 of the component, in hex.
+    pub digest: String,
+}
+
+impl std::fmt::Display for PluginInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = self.digest.get(..12).unwrap_or(&self.digest);
+        write!(f, "{} {} (sha256 {short})", self.name, self.version)
+    }
+}
+
+/// A plugin that passed every check.
+pub struct Candidate {
+    pub plugin: Plugin,
+    pub info: PluginInfo,
+}
+
+/// Why a candidate plugin was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("it cannot describe itself: {0}")]
+    Describe(CallError),
+    #[error("self-test `{event}`: {failure}")]
+    SelfTest {
+        event: &'static str,
+        failure: SelfTestFailure,
+    },
+}
+
+/// How a candidate failed one self-test event.
+#[derive(Debug, thiserror::Error)]
+pub enum SelfTestFailure {
+    #[error("{0}")]
+    Call(CallError),
+    #[error("no payload, where one for the `{expected}` route was expected")]
+    Nothing { expected: &'static str },
+    #[error("the payload goes to `{found}`, not `{expected}`")]
+    WrongRoute {
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("the leak guard blocked the payload: {0}")]
+    Leak(Leak),
+}
+
+/// Compiles `bytes`, checks the result against the contract and runs the
+/// self-test. Synchronous CPU work: call it off the async threads.
+///
+/// The self-test has an installation of its own, so that it tests the plugin
+/// and not the agent's settings (an unset `--cluster-uid` makes the default
+/// plugin refuse heartbeats, and every plugin alike).
+pub fn check(runtime: &PluginRuntime, bytes: &[u8]) -> Result<Candidate, Refusal> {
+    let plugin = runtime.load(bytes)?;
+    let description = plugin.describe().map_err(Refusal::Describe)?;
+    let installation = self_test_installation();
+    for (event_name, event, route) in self_test_events() {
+        self_test(&plugin, &installation, &event, route).map_err(|failure| Refusal::SelfTest {
+            event: event_name,
+            failure,
+        })?;
+    }
+    if !plugin.denied_imports().is_empty() {
+        tracing::warn!(
+            imports = ?plugin.denied_imports(),
+            "the plugin imports capabilities the host does not grant; calling them traps"
+        );
+    }
+    let info = PluginInfo {
+        name: description.name,
+        version: description.version,
+        digest: plugin.digest().to_owned(),
+    };
+    Ok(Candidate { plugin, info })
+}
+
+fn self_test(
+    plugin: &Plugin,
+    installation: &Installation,
+    event: &Event,
+    expected: Route,
+) -> Result<(), SelfTestFailure> {
+    match pipeline::run(plugin, installation, event) {
+        Outcome::Ready(payload) if payload.route == expected => Ok(()),
+        Outcome::Ready(payload) => Err(SelfTestFailure::WrongRoute {
+            expected: expected.as_str(),
+            found: payload.route.as_str(),
+        }),
+        Outcome::Nothing => Err(SelfTestFailure::Nothing {
+            expected: expected.as_str(),
+        }),
+        Outcome::Blocked(leak) => Err(SelfTestFailure::Leak(leak)),
+        Outcome::Failed(error) => Err(SelfTestFailure::Call(error)),
+    }
+}
+
+fn self_test_installation() -> Installation {
+    Installation {
+        cluster_uid: "c1a5e7e5-7a11-4f00-9b1e-5e1f7e570001".into(),
+        kamaji_version: "v1.0.0".into(),
+        kubernetes_version: "v1.30.2-eks-5e1f7e5".into(),
+    }
+}
+
+/// The self-test events, each with the route its payload must take. The
+/// update changes the Kubernetes version, so that a plugin that only reports
+/// upgrades (as the default one does) has something to send.
+fn self_test_events() -> [(&'static str, Event, Route); 4] {
+    let before = probe_tcp("v1.30.5", Some("v1.30.5"), "Ready");
+    let after = probe_tcp("v1.31.2", Some("v1.30.5"), "Upgrading");
+    let fleet = Fleet {
+        tenant_control_planes: vec![after.clone(), probe_tcp("v1.29.9", None, "Sleeping")],
+        data_stores: vec![DataStore {
+            name: "selftest-datastore-w5cb".into(),
+            driver: "etcd".into(),
+            used_by: vec!["selftest-ns-k3vd/selftest-tcp-q7zx".into()],
+        }],
+    };
+    [
+        ("created", Event::Created(after.clone()), Route::Create),
+        (
+            "updated",
+            Event::Updated(TcpUpdate {
+                previous: before.clone(),
+                current: after,
+            }),
+            Route::Update,
+        ),
+        ("deleted", Event::Deleted(before), Route::Delete),
+        ("heartbeat", Event::Heartbeat(fleet), Route::Stats),
+    ]
+}
+
+/// A TenantControlPlane whose every identifying field is set to a string
+/// that no legitimate body contains.
+fn probe_tcp(desired: &str, installed: Option<&str>, status: &str) -> TenantControlPlane {
+    let pair = |key: &str, value: &str| KeyValue {
+        key: key.into(),
+        value: value.into(),
+    };
+    TenantControlPlane {
+        name: "selftest-tcp-q7zx".into(),
+        namespace: "selftest-ns-k3vd".into(),
+        uid: "5e1f7e57-9c1d-4b7a-8e2f-3d4c5b6a7f80".into(),
+        labels: vec![pair("selftest-label-p2mr", "selftest-value-h6tn")],
+        annotations: vec![pair("selftest.example/owner", "selftest-team-b9yq")],
+        owner_references: vec![OwnerReference {
+            api_version: "controlplane.cluster.x-k8s.io/v1alpha1".into(),
+            kind: "KamajiControlPlane".into(),
+            name: "selftest-owner-j4hs".into(),
+            uid: "0b9e6c3a-5f2d-4e1b-a7c8-9d0e1f2a3b4c".into(),
+        }],
+        desired_version: Some(desired.into()),
+        installed_version: installed.map(Into::into),
+        status: Some(status.into()),
+        service_type: Some("LoadBalancer".into()),
+        ingress: Some(IngressExposure {
+            hostname: Some("selftest-k8s.example.invalid".into()),
+            class_name: Some("nginx".into()),
+        }),
+        gateway: None,
+        network_address: Some("198.51.100.73".into()),
+        endpoint: Some("198.51.100.73:6443".into()),
+        data_store: Some("selftest-datastore-w5cb".into()),
+    }
+}
+
+/// Swaps checked candidates into the pipeline, and accounts for every attempt.
+pub struct Swapper {
+    runtime: Arc<PluginRuntime>,
+    pipeline: Arc<Pipeline>,
+    metrics: Arc<Metrics>,
+}
+
+impl Swapper {
+    pub fn new(
+        runtime: Arc<PluginRuntime>,
+        pipeline: Arc<Pipeline>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            runtime,
+            pipeline,
+            metrics,
+        }
+    }
+
+    /// Checks `bytes` on a blocking thread (compiling takes a while, and the
+    /// plugin worker keeps building events with the old plugin meanwhile),
+    /// then swaps the candidate in if it passed.
+    pub async fn try_swap(&self, source: &Path, bytes: Vec<u8>) {
+        let runtime = Arc::clone(&self.runtime);
+        let checked = tokio::task::spawn_blocking(move || check(&runtime, &bytes)).await;
+        match checked {
+            Ok(Ok(candidate)) => {
+                self.pipeline.swap(Arc::new(candidate.plugin));
+                self.metrics.swap(true);
+                self.metrics.set_plugin(&candidate.info);
+                tracing::info!(plugin = %source.display(), "swapped in the plugin {}", candidate.info);
+            }
+            Ok(Err(refusal)) => {
+                self.metrics.swap(false);
+                tracing::error!(
+                    plugin = %source.display(),
+                    "refused the new plugin, the running one stays: {refusal}"
+                );
+            }
+            Err(crash) => {
+                self.metrics.swap(false);
+                tracing::error!(
+                    plugin = %source.display(),
+                    "the check of the new plugin crashed, the running one stays: {crash}"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plugin::{DEFAULT_PLUGIN, SandboxLimits};
+
+    fn runtime() -> PluginRuntime {
+        let limits = SandboxLimits {
+            deadline: Duration::from_millis(300),
+            memory_bytes: 32 << 20,
+            ..SandboxLimits::default()
+        };
+        PluginRuntime::new(limits, None).expect("engine")
+    }
+
+    fn hostile(kind: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../target/components/hostile-{kind}.wasm"));
+        std::fs::read(&path)
+            .unwrap_or_else(|error| panic!("{}: {error}; run `make plugins`", path.display()))
+    }
+
+    fn refusal(bytes: &[u8]) -> Refusal {
+        match check(&runtime(), bytes) {
+            Ok(candidate) => panic!("{} passed the self-test", candidate.info),
+            Err(refusal) => refusal,
+        }
+    }
+
+    #[test]
+    fn the_default_plugin_passes_the_self_test() {
+        let candidate = check(&runtime(), DEFAULT_PLUGIN).expect("it passes");
+        assert_eq!(candidate.info.name, "kamaji-telemetry-default");
+        assert_eq!(candidate.info.digest.len(), 64);
+    }
+
+    #[test]
+    fn a_plugin_that_traps_times_out_or_grows_is_refused() {
+        let cases = [
+            ("trap", "trapped"),
+            ("spin", "deadline"),
+            ("grow", "memory"),
+        ];
+        for (kind, cause) in cases {
+            let refusal = refusal(&hostile(kind));
+            assert!(
+                matches!(
+                    refusal,
+                    Refusal::SelfTest {
+                        event: "created",
+                        ..
+                    }
+                ),
+                "{kind}: {refusal}"
+            );
+            assert!(refusal.to_string().contains(cause), "{kind}: {refusal}");
+        }
+    }
+
+    #[test]
+    fn a_plugin_that_copies_an_identifying_field_is_refused() {
+        let refusal = refusal(&hostile("leak"));
+        assert!(
+            matches!(
+                refusal,
+                Refusal::SelfTest {
+                    failure: SelfTestFailure::Leak(_),
+                    ..
+                }
+            ),
+            "{refusal}"
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_no_component_is_refused() {
+        assert!(matches!(
+            refusal(b"not wasm"),
+            Refusal::Load(LoadError::NotWasm)
+        ));
+    }
+
+    #[test]
+    fn each_self_test_event_carries_identifying_strings() {
+        for (name, event, _) in self_test_events() {
+            let body = r#"{"copied": "selftest-tcp-q7zx"}"#;
+            let leak = crate::leak_guard::find_leak(&event, &self_test_installation(), body);
+            assert!(leak.is_some(), "{name}");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `kamaji-telemetry serve`: the long-running agent (see the library's `agent`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use kamaji_telemetry::agent::{Agent, AgentConfig, ShutdownReport, TlsFiles, termination};
+use kamaji_telemetry::optout;
+
+use super::send::DeliveryArgs;
+use super::{GlobalArgs, InstallationArgs};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where the webhook (POST /telemetry), POST /v1/fleet, /metrics, /healthz
+    /// and /readyz listen. Plain HTTP only on a loopback address.
+    #[arg(
+        long,
+        env = "KAMAJI_TELEMETRY_LISTEN",
+        value_name = "ADDR",
+        default_value = "0.0.0.0:9443"
+    )]
+    listen: SocketAddr,
+
+    /// The server certificate chain (PEM).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The server's private key (PEM).
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Time between heartbeats; the first one is sent at start.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    heartbeat_interval: Duration,
+
+    /// The fleet snapshot for heartbeats, read again at each one: a List as
+    /// `kubectl get tenantcontrolplanes,datastores -A -o json` prints it.
+    /// Without it, snapshots are posted to POST /v1/fleet.
+    #[arg(long, value_name = "PATH")]
+    fleet_file: Option<PathBuf>,
+
+    /// A YAML or TOML file whose `disabled: true` turns telemetry off while
+    /// the agent runs, and `disabled: false` (or no key) back on. It cannot
+    /// turn on telemetry that --disable-telemetry or the environment turned off.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// How often the --plugin, --config and TLS files are checked for changes.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    watch_interval: Duration,
+
+    /// How long shutdown may take to build and deliver what is queued.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
+    shutdown_timeout: Duration,
+
+    /// Events that may wait for the plugin; more are dropped and counted.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    event_capacity: usize,
+
+    #[command(flatten)]
+    installation: InstallationArgs,
+
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+}
+
+pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let opt_out = optout::from_process(global.disable_telemetry);
+    if let Some(source) = &opt_out {
+        println!(
+            "telemetry is disabled by {source}: serve answers webhooks (always allowing) and builds and sends nothing"
+        );
+    }
+    let config = agent_config(global, args, opt_out);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = runtime.block_on(async {
+        let stop = termination()?;
+        let plugins = global.plugin_runtime()?;
+        let agent = Agent::start(config, plugins).await?;
+        // One line that scripts and tests can wait for.
+        println!("listening on {}://{}", agent.scheme(), agent.local_addr());
+        anyhow::Ok(agent.serve(stop).await?)
+    })?;
+    println!("{}", summary(&report));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn agent_config(
+    global: &GlobalArgs,
+    args: ServeArgs,
+    opt_out: Option<optout::OptOut>,
+) -> AgentConfig {
+    let user_agent = format!("kamaji-telemetry/{} (serve)", env!("CARGO_PKG_VERSION"));
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    AgentConfig {
+        listen: args.listen,
+        tls,
+        installation: args.installation.installation(),
+        plugin: global.plugin.clone(),
+        transport: args.delivery.transport_config(user_agent),
+        queue_capacity: args.delivery.queue_capacity,
+        event_capacity: args.event_capacity,
+        heartbeat_interval: args.heartbeat_interval,
+        fleet_file: args.fleet_file,
+        config_file: args.config,
+        watch_interval: args.watch_interval,
+        shutdown_timeout: args.shutdown_timeout,
+        opt_out,
+    }
+}
+
+fn summary(report: &ShutdownReport) -> String {
+    let Some(flush) = &report.flush else {
+        return "stopped: telemetry was disabled, nothing was sent".to_owned();
+    };
+    let stats = &flush.stats;
+    format!(
+        "stopped: sent {}, retried {}, rejected {}, failed {}, dropped {} (queue full {}, opt-out {}); left undelivered at shutdown: {} payloads, {} events not built",
+        stats.sent,
+        stats.retried,
+        stats.rejected,
+        stats.failed,
+        stats.dropped_queue_full + stats.dropped_opt_out,
+        stats.dropped_queue_full,
+        stats.dropped_opt_out,
+        flush.left,
+        report.events_abandoned,
+    )
+}
