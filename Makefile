@@ -23,13 +23,14 @@ HOST_BIN := target/debug/kamaji-telemetry
 GUEST_SOURCES := $(shell find guest wit -type f) Cargo.toml
 HOSTILE_SOURCES := $(shell find tests/plugins/hostile -type f 2>/dev/null) $(shell find wit -type f)
 
-.PHONY: help setup plugin plugins build run test lint fmt docs bench clean
+.PHONY: help setup plugin plugins build run test lint fmt docs bench fuzz clean
 
 help:
 	@echo "make run    build everything and send the sample inputs to a local receiver"
 	@echo "make test   run every test (installs what it needs first)"
 	@echo "make plugin build the default plugin: $(PLUGIN)"
 	@echo "make bench  run the benchmarks"
+	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 300)"
 
 JCO_DIR := tests/jco
 JCO := $(JCO_DIR)/node_modules/.bin/jco
@@ -106,6 +107,37 @@ test: plugins lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js
 
 bench: plugin
 	cargo bench -p kamaji-telemetry-bench
+
+# Fuzzing: cargo-fuzz (libFuzzer) targets in fuzz/targets, each run for
+# FUZZ_SECONDS from a corpus seeded with the samples and the kept regressions.
+# cargo-fuzz passes -Z flags to rustc: RUSTC_BOOTSTRAP lets the stable
+# toolchain take them. No sanitizer: the code under test has no unsafe of its
+# own, and wasmtime's signal handlers and memory reservations fit ASan badly.
+# A crash is left in fuzz/targets/artifacts/<target>/: copy it to
+# fuzz/regressions/<target>/, where `make test` replays it.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := kube_decode versions pipeline
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ := RUSTC_BOOTSTRAP=1 $(TOOLS)/bin/cargo-fuzz
+FUZZ_FLAGS := --fuzz-dir fuzz/targets --sanitizer none --debug-assertions
+
+$(TOOLS)/bin/cargo-fuzz:
+	cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root $(TOOLS)
+
+fuzz: plugin $(TOOLS)/bin/cargo-fuzz
+	$(CARGO_FUZZ) build $(FUZZ_FLAGS)
+	@mkdir -p target/fuzz
+	for target in $(FUZZ_TARGETS); do \
+		corpus=fuzz/targets/corpus/$$target; mkdir -p $$corpus; \
+		cp fuzz/regressions/$$target/* $$corpus/; \
+		if [ $$target = kube_decode ]; then cp samples/* $$corpus/; fi; \
+		$(CARGO_FUZZ) run $(FUZZ_FLAGS) $$target $$corpus -- \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+			2>&1 | tee target/fuzz/$$target.log | grep -E '^(#[0-9]+.*(INITED|DONE)|==|stat::number_of_executed_units|SUMMARY)'; \
+	done
+	@for target in $(FUZZ_TARGETS); do \
+		echo "$$target: $$(grep -o 'number_of_executed_units: [0-9]*' target/fuzz/$$target.log | grep -o '[0-9]*$$') executions"; \
+	done
 
 clean:
 	cargo clean

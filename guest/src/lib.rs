@@ -23,7 +23,8 @@
 //!
 //! All logic is plain Rust that builds and tests natively; the component glue
 //! (module `component`) is compiled for `wasm32` only. The host can call
-//! [`handle`] and [`describe`] directly, for example from a benchmark.
+//! [`handle`] and [`describe`] directly, for example from a benchmark, and the
+//! fuzz targets call the version normalisers of [`versions`] on their own.
 
 mod bindings {
     //! The types of `kamaji:telemetry@0.1.0`, generated from the frozen WIT.
@@ -47,7 +48,7 @@ mod routes;
 mod status;
 #[cfg(test)]
 mod tests;
-mod versions;
+pub mod versions;
 mod wire;
 
 pub use bindings::kamaji::telemetry::types::{

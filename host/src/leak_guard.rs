@@ -16,7 +16,11 @@
 //!    receiver may read), is taken unescaped: `"\u0061cme"` is `acme`.
 //! 2. An identifying string, trimmed of ASCII whitespace, is looked for only
 //!    if it has at least three letters or digits: `1`, `a-b` or `v1`
-//!    identify nothing.
+//!    identify nothing. Nor does a version number, `v` then only digits and
+//!    dots (`v1.30.2`, `v1.30`): it is the shape of every version a body
+//!    carries, and a plugin re-renders versions (`1.30.2` is sent as
+//!    `v1.30.2`), so a hostname `v1.30.2` could not be told from the TCP's
+//!    version, while it tells nothing about the TCP that the version does not.
 //! 3. It is found when a body string contains it, ignoring ASCII case, as a
 //!    token: where it starts or ends with a letter or digit, the body's
 //!    character beside it is not one. So `acme` is found in `acme`,
@@ -197,13 +201,23 @@ pub fn find_leak(event: &Event, installation: &Installation, body: &str) -> Opti
     }
 }
 
-/// Whether a string has enough letters and digits to identify anything.
+/// Whether a string can identify anything (rule 2 of the module docs).
 fn identifies(value: &str) -> bool {
-    value
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .nth(MIN_ALPHANUMERICS - 1)
-        .is_some()
+    !is_version_number(value)
+        && value
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .nth(MIN_ALPHANUMERICS - 1)
+            .is_some()
+}
+
+/// `v` or `V`, then digits and dots only.
+fn is_version_number(value: &str) -> bool {
+    value.strip_prefix(['v', 'V']).is_some_and(|number| {
+        number
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || byte == b'.')
+    })
 }
 
 /// One string of an event's input.
@@ -559,6 +573,16 @@ mod tests {
         let index = index(&body);
         assert!(index.contains_token(b"aab"));
         assert!(!index.contains_token(b"aaab"));
+    }
+
+    #[test]
+    fn version_numbers_identify_nothing_but_addresses_do() {
+        for value in ["v1.30.2", "V1.30", "v1.30.2.", "v10000.0.0"] {
+            assert!(!identifies(value), "{value}");
+        }
+        for value in ["10.0.0.1", "v1.30.2-eks", "v1.30.2x", "acme", "1.30.2"] {
+            assert!(identifies(value), "{value}");
+        }
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub enum DecodeErrorKind {
     NotTenantControlPlaneAdmission { group: String, kind: String },
     #[error("not a TenantControlPlane lifecycle admission: operation {0:?}")]
     UnsupportedOperation(String),
+    /// The document goes past one of the decoder's [`Limits`](super::Limits).
+    #[error("{0}")]
+    Limit(#[from] super::LimitExceeded),
 }
 
 impl DecodeErrorKind {

@@ -45,6 +45,10 @@
 //! that opens with `{` or `[`, where every document of `kubectl -o json` and
 //! of one-document-per-line streams starts.
 //!
+//! A document past one of the [`Limits`] (its size, nesting depth, array
+//! length, string length) gives [`DecodeErrorKind::Limit`], naming the bound,
+//! and the stream goes on after it in the same way.
+//!
 //! # Performance
 //!
 //! JSON is read in one pass into structs that name only the mapped fields:
@@ -53,11 +57,13 @@
 
 mod documents;
 mod error;
+mod limits;
 mod objects;
 mod stream;
 
 pub use documents::Admission;
 pub use error::{DecodeError, DecodeErrorKind, Position};
+pub use limits::{LimitExceeded, Limits};
 pub use stream::Documents;
 
 use crate::plugin::bindings::Event;
@@ -72,24 +78,37 @@ pub struct DecodedDocument {
     pub skipped_items: usize,
 }
 
-/// Decodes a JSON or YAML stream, one document at a time.
+/// Decodes a JSON or YAML stream, one document at a time, within the default
+/// [`Limits`].
 pub fn decode_stream(bytes: &[u8]) -> Documents<'_> {
-    Documents::new(bytes)
+    decode_stream_within(bytes, Limits::default())
+}
+
+/// Decodes a JSON or YAML stream, one document at a time, within `limits`.
+pub fn decode_stream_within(bytes: &[u8], limits: Limits) -> Documents<'_> {
+    Documents::new(bytes, limits)
 }
 
 /// Decodes the body of an admission webhook request: one `AdmissionReview`,
-/// in JSON.
+/// in JSON, within the default [`Limits`].
 ///
 /// An `Ok` always carries `request.uid`, which the webhook's answer must echo,
 /// even when the request gives no event (then `event` says why).
 pub fn decode_admission_review(body: &[u8]) -> Result<Admission, DecodeError> {
-    const START: Position = Position { line: 1, column: 1 };
+    decode_admission_review_within(body, &Limits::default())
+}
+
+/// Decodes the body of an admission webhook request within `limits`.
+pub fn decode_admission_review_within(
+    body: &[u8],
+    limits: &Limits,
+) -> Result<Admission, DecodeError> {
     let error = |(position, cause)| DecodeError {
         document: 1,
         position,
         cause,
     };
-    let object =
-        serde_json::from_slice(body).map_err(|json| error(stream::json_error(START, &json)))?;
-    documents::admission_review(object).map_err(|cause| error((START, cause)))
+    let start = Position { line: 1, column: 1 };
+    let object = stream::admission_review_body(body, limits).map_err(error)?;
+    documents::admission_review(object).map_err(|cause| error((start, cause)))
 }

@@ -1,8 +1,14 @@
 //! Splitting a stream into documents, and finding where each one is.
 
+use std::marker::PhantomData;
+
+use serde::de::IgnoredAny;
+
 use super::DecodedDocument;
 use super::documents::{Meaning, TopLevel, interpret};
 use super::error::{DecodeError, DecodeErrorKind, Position};
+use super::limits::{LimitExceeded, Limits, Tripped, deserialize_within};
+use super::objects::KubeObject;
 
 /// The documents of a JSON or YAML stream, decoded one at a time.
 pub struct Documents<'a>(Format<'a>);
@@ -13,10 +19,10 @@ enum Format<'a> {
 }
 
 impl<'a> Documents<'a> {
-    pub(super) fn new(bytes: &'a [u8]) -> Self {
+    pub(super) fn new(bytes: &'a [u8], limits: Limits) -> Self {
         match bytes.iter().find(|byte| !byte.is_ascii_whitespace()) {
-            Some(b'{' | b'[') => Documents(Format::Json(JsonDocuments::new(bytes))),
-            _ => Documents(Format::Yaml(YamlDocuments::new(bytes))),
+            Some(b'{' | b'[') => Documents(Format::Json(JsonDocuments::new(bytes, limits))),
+            _ => Documents(Format::Yaml(YamlDocuments::new(bytes, limits))),
         }
     }
 }
@@ -61,15 +67,17 @@ struct JsonDocuments<'a> {
     offset: usize,
     document: usize,
     lines: LineCounter<'a>,
+    limits: Limits,
 }
 
 impl<'a> JsonDocuments<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+    fn new(bytes: &'a [u8], limits: Limits) -> Self {
         JsonDocuments {
             bytes,
             offset: 0,
             document: 0,
             lines: LineCounter::new(bytes),
+            limits,
         }
     }
 
@@ -78,31 +86,75 @@ impl<'a> JsonDocuments<'a> {
         let start = self.offset + rest.iter().position(|b| !b.is_ascii_whitespace())?;
         let document = self.bytes.get(start..)?;
         self.document += 1;
-        // A fresh stream deserializer per document: one cannot go on after an
-        // error, and its byte offset tells where a good document ends.
-        let mut stream = serde_json::Deserializer::from_slice(document).into_iter();
+        // The parser sees one byte past the size bound at most: a document
+        // that has not ended by then is too large, and is never read whole.
+        let cut = self.limits.max_document_bytes.saturating_add(1);
+        let window = document.get(..cut).unwrap_or(document);
+        // A fresh deserializer per document: one cannot go on after an error.
+        let mut deserializer = serde_json::Deserializer::from_slice(window);
+        let tripped = Tripped::default();
+        let parsed = deserialize_within(
+            PhantomData::<TopLevel>,
+            &mut deserializer,
+            &self.limits,
+            &tripped,
+        );
         // Positions are only worked out for errors: for good documents, counting
         // lines would be a second pass over every byte.
-        let outcome = match stream.next()? {
+        let outcome = match parsed {
             Ok(top) => {
-                self.offset = start + stream.byte_offset();
+                // A stream begun where the document ended tells that offset.
+                let end = deserializer.into_iter::<IgnoredAny>().byte_offset();
+                self.offset = start + end;
                 interpret(top).map_err(|cause| (self.lines.position(start), cause))
             }
             Err(error) => {
                 self.offset = resync(self.bytes, start);
-                Err(json_error(self.lines.position(start), &error))
+                let (position, cause) = json_error(self.lines.position(start), &error);
+                let cut_short = window.len() < document.len() && error.is_eof();
+                let limit = tripped
+                    .take()
+                    .or(cut_short.then_some(LimitExceeded::DocumentSize {
+                        limit: self.limits.max_document_bytes,
+                        size: None,
+                    }));
+                Err((position, limit.map_or(cause, DecodeErrorKind::Limit)))
             }
         };
         Some(finish(self.document, outcome))
     }
 }
 
+/// Reads the object that is the whole of `body`, within `limits`.
+pub(super) fn admission_review_body<'a>(
+    body: &'a [u8],
+    limits: &Limits,
+) -> Result<KubeObject<'a>, (Position, DecodeErrorKind)> {
+    const START: Position = Position { line: 1, column: 1 };
+    limits
+        .check_size(body.len())
+        .map_err(|limit| (START, DecodeErrorKind::Limit(limit)))?;
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let tripped = Tripped::default();
+    deserialize_within(
+        PhantomData::<KubeObject>,
+        &mut deserializer,
+        limits,
+        &tripped,
+    )
+    .and_then(|object| deserializer.end().map(|()| object))
+    .map_err(|error| {
+        let (position, cause) = json_error(START, &error);
+        (
+            position,
+            tripped.take().map_or(cause, DecodeErrorKind::Limit),
+        )
+    })
+}
+
 /// A serde_json error with its position made absolute: serde_json counts from
 /// `start`, where the document's slice begins, and says so in its message.
-pub(super) fn json_error(
-    start: Position,
-    error: &serde_json::Error,
-) -> (Position, DecodeErrorKind) {
+fn json_error(start: Position, error: &serde_json::Error) -> (Position, DecodeErrorKind) {
     let position = match error.line() {
         0 => start,
         1 => Position {
@@ -228,14 +280,16 @@ struct YamlDocuments<'a> {
     /// The line number of `rest`'s first line.
     line: usize,
     document: usize,
+    limits: Limits,
 }
 
 impl<'a> YamlDocuments<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+    fn new(bytes: &'a [u8], limits: Limits) -> Self {
         YamlDocuments {
             rest: Some(bytes),
             line: 1,
             document: 0,
+            limits,
         }
     }
 
@@ -252,12 +306,31 @@ impl<'a> YamlDocuments<'a> {
                 line: first_line + content,
                 column: 1,
             };
-            let outcome = match serde_yaml_ng::from_slice::<TopLevel>(chunk) {
-                Ok(top) => interpret(top).map_err(|cause| (start, cause)),
-                Err(error) => Err(yaml_error(first_line, start, &error)),
-            };
+            let outcome = self
+                .parse(chunk, first_line, start)
+                .and_then(|top| interpret(top).map_err(|cause| (start, cause)));
             return Some(finish(self.document, outcome));
         }
+    }
+
+    fn parse(
+        &self,
+        chunk: &'a [u8],
+        first_line: usize,
+        start: Position,
+    ) -> Result<TopLevel<'a>, (Position, DecodeErrorKind)> {
+        self.limits
+            .check_size(chunk.len())
+            .map_err(|limit| (start, DecodeErrorKind::Limit(limit)))?;
+        let deserializer = serde_yaml_ng::Deserializer::from_slice(chunk);
+        let tripped = Tripped::default();
+        deserialize_within(PhantomData, deserializer, &self.limits, &tripped).map_err(|error| {
+            let (position, cause) = yaml_error(first_line, start, &error);
+            (
+                position,
+                tripped.take().map_or(cause, DecodeErrorKind::Limit),
+            )
+        })
     }
 
     /// The text up to the next separator line, and the number of its first line.
@@ -365,7 +438,10 @@ mod tests {
 
     #[test]
     fn yaml_chunks_keep_their_line_numbers() {
-        let mut documents = YamlDocuments::new(b"---\na: 1\n---\n# only a comment\n---\n\nb: 2\n");
+        let mut documents = YamlDocuments::new(
+            b"---\na: 1\n---\n# only a comment\n---\n\nb: 2\n",
+            Limits::default(),
+        );
         assert_eq!(documents.next_chunk(), Some((1, &b""[..])));
         assert_eq!(documents.next_chunk(), Some((2, &b"a: 1\n"[..])));
         assert_eq!(

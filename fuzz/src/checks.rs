@@ -1,0 +1,193 @@
+//! The checks behind the fuzz targets. Each panics, with what it found, when
+//! a property does not hold.
+
+use std::sync::OnceLock;
+
+use kamaji_telemetry::kube::{self, DecodeErrorKind, LimitExceeded};
+use kamaji_telemetry::pipeline::{self, Outcome};
+use kamaji_telemetry::plugin::bindings::{self as contract, Event};
+use kamaji_telemetry::plugin::{CallError, DEFAULT_PLUGIN, Plugin, PluginRuntime, SandboxLimits};
+use kamaji_telemetry_plugin::versions::{KamajiVersion, KubernetesVersion, UNKNOWN};
+
+use crate::contract::{guest, host};
+use crate::kube_json::kube_json;
+use crate::model::Case;
+use crate::oracle::unexpected_body_string;
+
+/// Arbitrary bytes as a Kubernetes stream and as a webhook body: no panic,
+/// the stream makes progress, and every error points inside the input.
+pub fn kube_decode(bytes: &[u8]) {
+    let lines = bytes.iter().filter(|&&byte| byte == b'\n').count() + 1;
+    let mut documents = 0;
+    for result in kube::decode_stream(bytes) {
+        documents += 1;
+        // Each document starts at a byte that no earlier one consumed.
+        assert!(
+            documents <= bytes.len(),
+            "{documents} documents in {} bytes",
+            bytes.len()
+        );
+        if let Err(error) = result {
+            assert!(error.position.line <= lines, "{error} is past line {lines}");
+            let _ = error.to_string();
+        }
+    }
+    if let Err(error) = kube::decode_admission_review(bytes) {
+        assert!(error.position.line <= lines, "{error} is past line {lines}");
+    }
+}
+
+/// Arbitrary text through both version normalisers: what is sent is a fixed
+/// point, made of the input's own numbers, in one of the documented shapes.
+pub fn versions(bytes: &[u8]) {
+    let raw = String::from_utf8_lossy(bytes);
+    let kubernetes = KubernetesVersion::parse(&raw);
+    let sent = kubernetes.to_string();
+    assert_eq!(
+        KubernetesVersion::parse(&sent),
+        kubernetes,
+        "{raw:?} -> {sent:?}"
+    );
+    if sent != UNKNOWN {
+        // The release is the input's leading numbers, up to a suffix.
+        let release = sent.strip_prefix('v').expect("a release starts with v");
+        let unprefixed = raw.strip_prefix('v').unwrap_or(&raw);
+        let rest = unprefixed.strip_prefix(release);
+        assert!(
+            rest.is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '+'])),
+            "{raw:?} -> {sent:?}"
+        );
+    }
+    let kamaji = KamajiVersion::parse(&raw);
+    let sent = kamaji.to_string();
+    assert_eq!(KamajiVersion::parse(&sent), kamaji, "{raw:?} -> {sent:?}");
+    // A Kamaji version is sent exactly as it is, or not at all.
+    assert!(sent == raw || sent == UNKNOWN, "{raw:?} -> {sent:?}");
+}
+
+/// An installation and an event, as the Kubernetes JSON the host decodes,
+/// through the decoder, the default plugin and the leak guard:
+///
+/// - the decoder gives back exactly the event the JSON was made from;
+/// - the component (through wasmtime, as the host runs it) and the plugin's
+///   native Rust agree on the outcome, byte for byte;
+/// - the leak guard lets the default plugin's body through;
+/// - every string of the body is in the wire format's closed grammar (see
+///   [`unexpected_body_string`]), so no input string is in it.
+pub fn pipeline(case: &Case) {
+    let Some(event) = decoded_event(case) else {
+        return;
+    };
+    let installation = host::installation(&case.installation);
+    let native = kamaji_telemetry_plugin::handle(
+        &guest::installation(&case.installation),
+        &guest::event(&case.event),
+    );
+    let outcome = pipeline::run(component(), &installation, &event);
+    match (native, outcome) {
+        (Ok(None), Outcome::Nothing) => {}
+        (Err(native), Outcome::Failed(CallError::Refused(component))) => {
+            assert_eq!(
+                native, component,
+                "the component and the native plugin disagree"
+            )
+        }
+        (Ok(Some(native)), Outcome::Ready(payload)) => {
+            assert_same_payload(&native, &payload);
+            if let Some(string) = unexpected_body_string(&payload.body, &installation.cluster_uid) {
+                panic!("{string:?} is not in the wire grammar: {}", payload.body);
+            }
+        }
+        (Ok(Some(native)), Outcome::Blocked(leak)) => {
+            panic!(
+                "the leak guard blocked the default plugin's body ({leak}): {}",
+                native.body
+            )
+        }
+        (native, outcome) => {
+            panic!("the native plugin gave {native:?}, the component {outcome:?}")
+        }
+    }
+}
+
+/// The case's event, as the decoder reads it from the case's JSON; it must be
+/// the event the case stands for. `None` when a string of the case is longer
+/// than the decoder reads (its limit is tested on its own).
+fn decoded_event(case: &Case) -> Option<Event> {
+    let json = serde_json::to_vec(&kube_json(&case.event)).expect("JSON of plain values");
+    let mut documents = kube::decode_stream(&json);
+    let decoded = match documents.next() {
+        Some(Ok(document)) => document,
+        Some(Err(error))
+            if matches!(
+                error.cause,
+                DecodeErrorKind::Limit(LimitExceeded::StringLength { .. })
+            ) =>
+        {
+            return None;
+        }
+        other => panic!("the decoder failed on a valid document: {other:?}"),
+    };
+    assert!(documents.next().is_none(), "one document gave two");
+    let expected = host::event(&case.event);
+    assert_eq!(
+        format!("{:?}", decoded.event),
+        format!("{expected:?}"),
+        "the decoder changed the event"
+    );
+    assert_eq!(decoded.skipped_items, 0);
+    Some(decoded.event)
+}
+
+/// The default plugin, compiled once per process.
+fn component() -> &'static Plugin {
+    static PLUGIN: OnceLock<Plugin> = OnceLock::new();
+    PLUGIN.get_or_init(|| {
+        let runtime = PluginRuntime::new(SandboxLimits::default(), None).expect("an engine");
+        runtime
+            .load(DEFAULT_PLUGIN)
+            .expect("the default plugin loads")
+    })
+}
+
+fn assert_same_payload(native: &kamaji_telemetry_plugin::Payload, component: &contract::Payload) {
+    assert_eq!(native.body, component.body, "the bodies differ");
+    assert_eq!(
+        route(native.route),
+        component.route.as_str(),
+        "the routes differ"
+    );
+    let native_report: Vec<_> = native
+        .redactions
+        .iter()
+        .map(|r| (r.field.as_str(), action(r.action), r.reason.as_str()))
+        .collect();
+    let component_report: Vec<_> = component
+        .redactions
+        .iter()
+        .map(|r| (r.field.as_str(), r.action.as_str(), r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        native_report, component_report,
+        "the redaction reports differ"
+    );
+}
+
+fn route(route: kamaji_telemetry_plugin::Route) -> &'static str {
+    use kamaji_telemetry_plugin::Route;
+    match route {
+        Route::Stats => "stats",
+        Route::Create => "create",
+        Route::Update => "update",
+        Route::Delete => "delete",
+    }
+}
+
+fn action(action: kamaji_telemetry_plugin::RedactionAction) -> &'static str {
+    use kamaji_telemetry_plugin::RedactionAction;
+    match action {
+        RedactionAction::Dropped => "dropped",
+        RedactionAction::Normalised => "normalised",
+        RedactionAction::Pseudonymised => "pseudonymised",
+    }
+}
