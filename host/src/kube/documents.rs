@@ -1,6 +1,7 @@
 //! What one document means: the event it gives, if any.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
@@ -17,7 +18,7 @@ const ADMISSION_GROUP: &str = "admission.k8s.io";
 /// `jq .items` prints it, read like the items of a `List`.
 pub(super) enum TopLevel<'a> {
     Object(Box<KubeObject<'a>>),
-    Array(Vec<KubeObject<'a>>),
+    Array(Items<'a>),
 }
 
 impl<'de> Deserialize<'de> for TopLevel<'de> {
@@ -41,7 +42,79 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        Vec::deserialize(SeqAccessDeserializer::new(seq)).map(TopLevel::Array)
+        Items::deserialize(SeqAccessDeserializer::new(seq)).map(TopLevel::Array)
+    }
+}
+
+/// The items of a list, sorted into a fleet as they are read, so that a large
+/// list is never held twice.
+pub(super) struct Items<'a> {
+    fleet: Fleet,
+    /// Items neither TenantControlPlanes nor DataStores.
+    skipped: usize,
+    /// Items that name no kind, as those of a typed list from the API server
+    /// may: the list's kind, which can come after them, says what they are.
+    unnamed: Vec<KubeObject<'a>>,
+}
+
+impl Default for Items<'_> {
+    fn default() -> Self {
+        Items {
+            fleet: Fleet {
+                tenant_control_planes: Vec::new(),
+                data_stores: Vec::new(),
+            },
+            skipped: 0,
+            unnamed: Vec::new(),
+        }
+    }
+}
+
+impl<'a> Items<'a> {
+    fn push(&mut self, item: KubeObject<'a>) {
+        if item.kind.is_empty() {
+            self.unnamed.push(item);
+        } else {
+            let kind = kamaji_kind(&item.api_version, &item.kind);
+            self.add(kind, item);
+        }
+    }
+
+    fn add(&mut self, kind: Option<KamajiKind>, item: KubeObject<'_>) {
+        match kind {
+            Some(KamajiKind::TenantControlPlane) => self
+                .fleet
+                .tenant_control_planes
+                .push(item.into_tenant_control_plane()),
+            Some(KamajiKind::DataStore) => self.fleet.data_stores.push(item.into_data_store()),
+            None => self.skipped += 1,
+        }
+    }
+}
+
+// Generic over both lifetimes, as serde derives it, for `KubeObject<'a>` to
+// borrow through its `items`.
+impl<'de: 'a, 'a> Deserialize<'de> for Items<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(ItemsVisitor(PhantomData))
+    }
+}
+
+struct ItemsVisitor<'a>(PhantomData<Items<'a>>);
+
+impl<'de: 'a, 'a> Visitor<'de> for ItemsVisitor<'a> {
+    type Value = Items<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of Kubernetes objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Items::default();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(items)
     }
 }
 
@@ -96,7 +169,11 @@ pub(super) fn interpret(top: TopLevel<'_>) -> Result<Meaning, DecodeErrorKind> {
             object.into_tenant_control_plane(),
         ))),
         // A DataStore alone is a heartbeat of just it (see the module docs).
-        DocumentKind::Kamaji(KamajiKind::DataStore) => Ok(heartbeat(vec![object], None)),
+        DocumentKind::Kamaji(KamajiKind::DataStore) => {
+            let mut items = Items::default();
+            items.add(Some(KamajiKind::DataStore), object);
+            Ok(heartbeat(items, None))
+        }
         DocumentKind::Other => Err(unsupported(object)),
     }
 }
@@ -129,32 +206,15 @@ fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
 
-/// One heartbeat over the TenantControlPlanes and DataStores among `items`.
-/// Items of a typed list (`TenantControlPlaneList`) may leave out their kind:
-/// `element` is theirs then.
-fn heartbeat(items: Vec<KubeObject<'_>>, element: Option<KamajiKind>) -> Meaning {
-    let mut fleet = Fleet {
-        tenant_control_planes: Vec::new(),
-        data_stores: Vec::new(),
-    };
-    let mut skipped_items = 0;
-    for item in items {
-        let kind = if item.kind.is_empty() {
-            element
-        } else {
-            kamaji_kind(&item.api_version, &item.kind)
-        };
-        match kind {
-            Some(KamajiKind::TenantControlPlane) => fleet
-                .tenant_control_planes
-                .push(item.into_tenant_control_plane()),
-            Some(KamajiKind::DataStore) => fleet.data_stores.push(item.into_data_store()),
-            None => skipped_items += 1,
-        }
+/// One heartbeat over a list's items; `element` is the kind of those that
+/// name none.
+fn heartbeat(mut items: Items<'_>, element: Option<KamajiKind>) -> Meaning {
+    for item in std::mem::take(&mut items.unnamed) {
+        items.add(element, item);
     }
     Meaning {
-        event: Event::Heartbeat(fleet),
-        skipped_items,
+        event: Event::Heartbeat(items.fleet),
+        skipped_items: items.skipped,
     }
 }
 

@@ -6,10 +6,12 @@
 //! A missing field maps to `None` or an empty list, never to an error.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 
+use super::documents::Items;
 use crate::plugin::bindings::{
     DataStore, GatewayExposure, IngressExposure, KeyValue, OwnerReference, TenantControlPlane,
 };
@@ -34,7 +36,7 @@ pub(super) struct KubeObject<'a> {
     #[serde(borrow)]
     pub request: Option<Box<AdmissionRequest<'a>>>,
     #[serde(borrow)]
-    pub items: Option<Vec<KubeObject<'a>>>,
+    pub items: Option<Items<'a>>,
 }
 
 /// `request` of an AdmissionReview (admission.k8s.io/v1 and v1beta1 alike).
@@ -67,9 +69,8 @@ struct Metadata {
     name: Option<String>,
     namespace: Option<String>,
     uid: Option<String>,
-    // A map, as the API server sends it; it becomes a list sorted by key.
-    labels: Option<BTreeMap<String, String>>,
-    annotations: Option<BTreeMap<String, String>>,
+    labels: Option<KeyValues>,
+    annotations: Option<KeyValues>,
     owner_references: Option<Vec<OwnerRef>>,
 }
 
@@ -163,8 +164,8 @@ impl KubeObject<'_> {
             name: metadata.name.unwrap_or_default(),
             namespace: metadata.namespace.unwrap_or_default(),
             uid: metadata.uid.unwrap_or_default(),
-            labels: key_values(metadata.labels),
-            annotations: key_values(metadata.annotations),
+            labels: metadata.labels.unwrap_or_default().0,
+            annotations: metadata.annotations.unwrap_or_default().0,
             owner_references: metadata
                 .owner_references
                 .unwrap_or_default()
@@ -211,9 +212,31 @@ impl From<OwnerRef> for OwnerReference {
     }
 }
 
-fn key_values(map: Option<BTreeMap<String, String>>) -> Vec<KeyValue> {
-    map.unwrap_or_default()
-        .into_iter()
-        .map(|(key, value)| KeyValue { key, value })
-        .collect()
+/// A label or annotation map, read straight into a list in the object's order
+/// (the API server sorts the keys).
+#[derive(Default)]
+struct KeyValues(Vec<KeyValue>);
+
+impl<'de> Deserialize<'de> for KeyValues {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(KeyValuesVisitor)
+    }
+}
+
+struct KeyValuesVisitor;
+
+impl<'de> Visitor<'de> for KeyValuesVisitor {
+    type Value = KeyValues;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of strings to strings")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeyValues, A::Error> {
+        let mut entries = Vec::new();
+        while let Some((key, value)) = map.next_entry()? {
+            entries.push(KeyValue { key, value });
+        }
+        Ok(KeyValues(entries))
+    }
 }
