@@ -325,3 +325,16 @@ fn a_plugin_that_traps_or_grows_fails_its_event_with_the_reason() {
         assert!(result.stderr.contains(reason), "{kind}: {}", result.stderr);
     }
 }
+
+#[test]
+fn an_empty_input_is_a_clear_error() {
+    let mut command = host_command();
+    command.args(["preview", "-"]);
+    let result = run_with_stdin(command, b"  \n");
+    assert!(!result.success(), "{result:?}");
+    assert!(
+        result.stderr.contains("stdin: no Kubernetes document"),
+        "{}",
+        result.stderr
+    );
+}

@@ -54,7 +54,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::fmt;
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -124,39 +123,6 @@ pub enum Leak {
     /// The body is not JSON, so its strings cannot be checked.
     #[error("the body is not JSON (line {line}, column {column})")]
     NotJson { line: usize, column: usize },
-}
-
-/// The leak guard of a host, counting the bodies it blocks.
-#[derive(Debug, Default)]
-pub struct LeakGuard {
-    blocked: AtomicU64,
-}
-
-impl LeakGuard {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Checks a body before it is sent; a blocked body is counted.
-    pub fn check(
-        &self,
-        event: &Event,
-        installation: &Installation,
-        body: &str,
-    ) -> Result<(), Leak> {
-        match find_leak(event, installation, body) {
-            Some(leak) => {
-                self.blocked.fetch_add(1, Ordering::Relaxed);
-                Err(leak)
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// How many bodies were blocked so far.
-    pub fn blocked(&self) -> u64 {
-        self.blocked.load(Ordering::Relaxed)
-    }
 }
 
 /// The first identifying string of the event or installation that the body

@@ -31,7 +31,10 @@ pub fn host_command() -> Command {
         command.env_remove(name.to_lowercase());
     }
     command
-        .env("KAMAJI_TELEMETRY_CACHE_DIR", workspace_root().join("target/e2e-cache"))
+        .env(
+            "KAMAJI_TELEMETRY_CACHE_DIR",
+            workspace_root().join("target/e2e-cache"),
+        )
         .env("KAMAJI_TELEMETRY_CLUSTER_UID", CLUSTER_UID)
         .env("KAMAJI_TELEMETRY_KAMAJI_VERSION", "v1.0.0")
         .env("KAMAJI_TELEMETRY_KUBERNETES_VERSION", "v1.30.2-eks-5e0fdde");
@@ -70,8 +73,16 @@ pub fn run_with_stdin(mut command: Command, stdin: &[u8]) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn the host binary");
-    child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
-    child.wait_with_output().expect("wait for the host binary").into()
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
+    child
+        .wait_with_output()
+        .expect("wait for the host binary")
+        .into()
 }
 
 /// Runs `command` to completion.

@@ -73,37 +73,53 @@ pub fn process_all(
 ) -> Totals {
     let mut totals = Totals::default();
     for source in sources {
-        for document in kube::decode_stream(&source.bytes) {
-            let decoded = match document {
-                Ok(decoded) => decoded,
-                Err(error) if error.is_skip() => {
-                    tracing::info!("{}: skipped {error}", source.label);
-                    totals.skipped += 1;
-                    continue;
-                }
-                Err(error) => {
-                    eprintln!("error: {}: {error}", source.label);
-                    totals.bad_documents += 1;
-                    continue;
-                }
-            };
-            let label = format!("{}, document {}", source.label, decoded.document);
-            match pipeline.process(&decoded.event) {
-                Outcome::Ready(payload) => {
-                    totals.payloads += 1;
-                    on_payload(&label, payload);
-                }
-                Outcome::Nothing => totals.nothing += 1,
-                Outcome::Blocked(leak) => {
-                    eprintln!("blocked: {label}: the payload carries {leak}; it is not sent");
-                    totals.blocked += 1;
-                }
-                Outcome::Failed(error) => {
-                    eprintln!("error: {label}: {error}");
-                    totals.failed += 1;
-                }
-            }
+        if process_source(pipeline, source, &mut totals, &mut on_payload) == 0 {
+            eprintln!("error: {}: no Kubernetes document in it", source.label);
+            totals.bad_documents += 1;
         }
     }
     totals
+}
+
+/// Processes one source's documents; returns how many it held.
+fn process_source(
+    pipeline: &Pipeline,
+    source: &Source,
+    totals: &mut Totals,
+    on_payload: &mut impl FnMut(&str, Payload),
+) -> usize {
+    let mut documents = 0;
+    for document in kube::decode_stream(&source.bytes) {
+        documents += 1;
+        let decoded = match document {
+            Ok(decoded) => decoded,
+            Err(error) if error.is_skip() => {
+                tracing::info!("{}: skipped {error}", source.label);
+                totals.skipped += 1;
+                continue;
+            }
+            Err(error) => {
+                eprintln!("error: {}: {error}", source.label);
+                totals.bad_documents += 1;
+                continue;
+            }
+        };
+        let label = format!("{}, document {}", source.label, decoded.document);
+        match pipeline.process(&decoded.event) {
+            Outcome::Ready(payload) => {
+                totals.payloads += 1;
+                on_payload(&label, payload);
+            }
+            Outcome::Nothing => totals.nothing += 1,
+            Outcome::Blocked(leak) => {
+                eprintln!("blocked: {label}: the payload carries {leak}; it is not sent");
+                totals.blocked += 1;
+            }
+            Outcome::Failed(error) => {
+                eprintln!("error: {label}: {error}");
+                totals.failed += 1;
+            }
+        }
+    }
+    documents
 }

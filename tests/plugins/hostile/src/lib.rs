@@ -4,7 +4,7 @@
 wit_bindgen::generate!({ path: "../../../wit/0.1.0", world: "telemetry-plugin" });
 
 use exports::kamaji::telemetry::plugin::Guest;
-use kamaji::telemetry::types::{Description, Event, Installation, Payload, Route};
+use kamaji::telemetry::types::{Description, Event, Installation, Payload};
 
 struct Hostile;
 
@@ -56,7 +56,12 @@ fn misbehave(event: &Event) -> Result<Option<Payload>, String> {
             .unwrap_or_default(),
     };
     let body = format!(r#"{{"kamaji_version":"v1.0.0","tcp_name":"{name}"}}"#);
-    Ok(Some(Payload { route: Route::Create, body, redactions: Vec::new() }))
+    let route = kamaji::telemetry::types::Route::Create;
+    Ok(Some(Payload {
+        route,
+        body,
+        redactions: Vec::new(),
+    }))
 }
 
 export!(Hostile);
