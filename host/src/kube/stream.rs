@@ -325,7 +325,7 @@ impl<'a> YamlDocuments<'a> {
         let deserializer = serde_yaml_ng::Deserializer::from_slice(chunk);
         let tripped = Tripped::default();
         deserialize_within(PhantomData, deserializer, &self.limits, &tripped).map_err(|error| {
-            let (position, cause) = yaml_error(first_line, start, &error);
+            let (position, cause) = yaml_error(chunk, first_line, start, &error);
             (
                 position,
                 tripped.take().map_or(cause, DecodeErrorKind::Limit),
@@ -370,12 +370,17 @@ fn first_content_line(chunk: &[u8]) -> Option<usize> {
 /// A serde_yaml_ng error with its position made absolute: the document's
 /// chunk starts at `first_line`.
 fn yaml_error(
+    chunk: &[u8],
     first_line: usize,
     start: Position,
     error: &serde_yaml_ng::Error,
 ) -> (Position, DecodeErrorKind) {
+    // At the end of a chunk that does not end with a newline, libyaml puts
+    // the error on the line after the last (found by fuzzing): keep it on the
+    // chunk's last line, so that a position is always inside the input.
+    let lines = chunk.split(|&byte| byte == b'\n').count();
     let position = error.location().map_or(start, |location| Position {
-        line: first_line + location.line().saturating_sub(1),
+        line: first_line + location.line().clamp(1, lines) - 1,
         column: location.column(),
     });
     // The message carries positions relative to the chunk, once or twice
