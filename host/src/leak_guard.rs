@@ -331,16 +331,32 @@ impl Vocabulary {
     }
 }
 
-/// Separates the body's strings in the index, so that a match cannot span two
-/// (unless the identifying string holds a NUL itself: it then errs on the side
-/// of blocking).
+/// Stands between the body's strings in the index. Its places are recorded,
+/// so that a match cannot span two strings even when the identifying string
+/// holds a NUL itself.
 const SEPARATOR: u8 = 0;
+
+/// The body's strings, each after a separator, and where the separators are.
+#[derive(Default)]
+struct Strings {
+    text: Vec<u8>,
+    separators: Vec<usize>,
+}
+
+impl Strings {
+    fn push_separator(&mut self) {
+        self.separators.push(self.text.len());
+        self.text.push(SEPARATOR);
+    }
+}
 
 /// The body's strings, lower-cased (ASCII), indexed by trigram.
 struct BodyIndex {
     /// Every string, each after a separator, and one separator at the end:
     /// every byte of a string has a neighbour on both sides.
     text: Vec<u8>,
+    /// Where the separators are in `text`, in order.
+    separators: Vec<usize>,
     /// Where each trigram of `text` starts.
     trigrams: HashMap<u32, Vec<usize>>,
     /// A bit per hashed trigram of `text`: a string with a trigram whose bit
@@ -354,11 +370,18 @@ const SEEN_BITS: usize = 1 << 16;
 
 impl BodyIndex {
     fn new(body: &str) -> Result<Self, serde_json::Error> {
-        let mut text = Vec::with_capacity(body.len() + 1);
+        let mut strings = Strings {
+            text: Vec::with_capacity(body.len() + 1),
+            separators: Vec::new(),
+        };
         let mut deserializer = serde_json::Deserializer::from_str(body);
-        StringCollector(&mut text).deserialize(&mut deserializer)?;
+        StringCollector(&mut strings).deserialize(&mut deserializer)?;
         deserializer.end()?;
-        text.push(SEPARATOR);
+        strings.push_separator();
+        let Strings {
+            mut text,
+            separators,
+        } = strings;
         text.make_ascii_lowercase();
         let mut trigrams: HashMap<u32, Vec<usize>> = HashMap::new();
         let mut seen = vec![0; SEEN_BITS / 64];
@@ -369,6 +392,7 @@ impl BodyIndex {
         }
         Ok(BodyIndex {
             text,
+            separators,
             trigrams,
             seen,
         })
@@ -407,7 +431,7 @@ impl BodyIndex {
 
     fn token_at(&self, start: usize, needle: &[u8]) -> bool {
         let end = start + needle.len();
-        if self.text.get(start..end) != Some(needle) {
+        if self.text.get(start..end) != Some(needle) || self.spans_strings(start, end) {
             return false;
         }
         let continues_word = |edge: Option<&u8>, beside: Option<&u8>| {
@@ -416,6 +440,14 @@ impl BodyIndex {
         let before = start.checked_sub(1).and_then(|at| self.text.get(at));
         !continues_word(needle.first(), before)
             && !continues_word(needle.last(), self.text.get(end))
+    }
+}
+
+impl BodyIndex {
+    /// Whether `start..end` crosses from one body string into another.
+    fn spans_strings(&self, start: usize, end: usize) -> bool {
+        let next = self.separators.partition_point(|&at| at < start);
+        self.separators.get(next).is_some_and(|&at| at < end)
     }
 }
 
@@ -448,7 +480,7 @@ fn is_word(byte: u8) -> bool {
 /// Appends every string of a JSON value to a text, object keys included, each
 /// after a separator. Unlike `serde_json::Value`, it keeps the strings of
 /// duplicate keys.
-struct StringCollector<'t>(&'t mut Vec<u8>);
+struct StringCollector<'t>(&'t mut Strings);
 
 impl<'de> DeserializeSeed<'de> for StringCollector<'_> {
     type Value = ();
@@ -466,8 +498,8 @@ impl<'de> Visitor<'de> for StringCollector<'_> {
     }
 
     fn visit_str<E>(self, value: &str) -> Result<(), E> {
-        self.0.push(SEPARATOR);
-        self.0.extend_from_slice(value.as_bytes());
+        self.0.push_separator();
+        self.0.text.extend_from_slice(value.as_bytes());
         Ok(())
     }
 
@@ -520,6 +552,15 @@ mod tests {
     fn the_index_holds_keys_values_and_duplicates_unescaped() {
         let index = index(r#"{"A\u0062c": ["x", 1, true, null, {"k": "dup"}], "k": "Dup"}"#);
         assert_eq!(index.text, b"\0abc\0x\0k\0dup\0k\0dup\0");
+    }
+
+    #[test]
+    fn a_match_never_spans_two_body_strings() {
+        // A NUL in an identifying string matches a literal NUL in one body
+        // string, but never the place between two strings.
+        let index = index(r#"{"a": "Unknown", "b": "x\u0000unknown"}"#);
+        assert!(!index.contains_token(b"a\0unknown"));
+        assert!(index.contains_token(b"x\0unknown"));
     }
 
     #[test]
