@@ -23,7 +23,7 @@ HOST_BIN := target/debug/kamaji-telemetry
 GUEST_SOURCES := $(shell find guest wit -type f) Cargo.toml
 HOSTILE_SOURCES := $(shell find tests/plugins/hostile -type f 2>/dev/null) $(shell find wit -type f)
 
-.PHONY: help setup plugin plugins build run test lint fmt docs bench fuzz clean
+.PHONY: help setup plugin plugins build run test lint fmt docs bench fuzz soak clean
 
 help:
 	@echo "make run    build everything and send the sample inputs to a local receiver"
@@ -31,6 +31,7 @@ help:
 	@echo "make plugin build the default plugin: $(PLUGIN)"
 	@echo "make bench  run the benchmarks"
 	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 300)"
+	@echo "make soak   run the chaos soak of serve for SOAK_SECONDS (default 600)"
 
 JCO_DIR := tests/jco
 JCO := $(JCO_DIR)/node_modules/.bin/jco
@@ -138,6 +139,16 @@ fuzz: plugin $(TOOLS)/bin/cargo-fuzz
 	@for target in $(FUZZ_TARGETS); do \
 		echo "$$target: $$(grep -o 'number_of_executed_units: [0-9]*' target/fuzz/$$target.log | grep -o '[0-9]*$$') executions"; \
 	done
+
+# The chaos soak (RELIABILITY.md): serve under load against a misbehaving
+# backend, the plugin swapped and the opt-out toggled meanwhile; it prints the
+# accounting and fails if a payload is unaccounted for, duplicated, RSS grows
+# or anything panics. `make test` runs it too, for its 40 s default.
+SOAK_SECONDS ?= 600
+
+soak: plugin
+	cargo build -p kamaji-telemetry
+	SOAK_SECONDS=$(SOAK_SECONDS) cargo test -p kamaji-telemetry-e2e --test soak -- --nocapture
 
 clean:
 	cargo clean

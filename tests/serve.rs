@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use kamaji_telemetry_e2e::agent::{Agent, eventually};
 use kamaji_telemetry_e2e::host::{host_command, run, sample};
 use kamaji_telemetry_e2e::receiver::{Received, Receiver, Reply};
-use kamaji_telemetry_e2e::{default_plugin, hostile_plugin};
+use kamaji_telemetry_e2e::{default_plugin, hostile_plugin, plugin_variant};
 use serde_json::{Value, json};
 
 const SOON: Duration = Duration::from_secs(60);
@@ -266,23 +266,12 @@ fn without_a_snapshot_there_is_no_heartbeat_and_a_posted_one_starts_them() {
     assert_eq!(status, 400, "an AdmissionReview is no fleet snapshot");
 }
 
-/// The default plugin with a custom section appended: the same behaviour,
-/// another digest, so the watcher sees a new plugin.
-fn variant_of(plugin: &[u8], tag: u8) -> Vec<u8> {
-    let name = b"swap-test";
-    let mut bytes = plugin.to_vec();
-    bytes.extend_from_slice(&[0, (1 + name.len() + 1) as u8, name.len() as u8]);
-    bytes.extend_from_slice(name);
-    bytes.push(tag);
-    bytes
-}
-
 #[test]
 fn swapping_the_plugin_under_a_steady_stream_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let plugin = dir.path().join("plugin.wasm");
     let original = std::fs::read(default_plugin()).expect("the default plugin");
-    let variants = [variant_of(&original, 1), variant_of(&original, 2)];
+    let variants = [plugin_variant(&original, 1), plugin_variant(&original, 2)];
     std::fs::write(&plugin, &original).expect("write");
     let receiver = Receiver::start();
     let mut command = serve(&receiver);
@@ -406,7 +395,7 @@ fn a_broken_replacement_plugin_is_refused_and_the_running_one_keeps_working() {
     assert!(log.contains("leak guard"), "{log}");
 
     // A good plugin after the broken ones goes in.
-    replace_file(&plugin, &variant_of(&original, 7));
+    replace_file(&plugin, &plugin_variant(&original, 7));
     eventually(SOON, "a good plugin swapped in", || {
         agent.metrics().value(SWAPS_OK) == 1.0
     });

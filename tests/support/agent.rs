@@ -77,6 +77,11 @@ impl Agent {
         format!("http://{}{path}", self.address)
     }
 
+    /// The process id, to read its `/proc` entries.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the agent runs").id()
+    }
+
     pub fn stdout(&self) -> String {
         self.stdout.lock().expect("stdout lock").clone()
     }

@@ -38,6 +38,17 @@ pub fn default_plugin() -> PathBuf {
     )
 }
 
+/// `plugin` with a custom section appended: the same behaviour, another
+/// digest, so that a watcher sees a new plugin. `tag` tells variants apart.
+pub fn plugin_variant(plugin: &[u8], tag: u8) -> Vec<u8> {
+    let name = b"swap-test";
+    let mut bytes = plugin.to_vec();
+    bytes.extend_from_slice(&[0, (1 + name.len() + 1) as u8, name.len() as u8]);
+    bytes.extend_from_slice(name);
+    bytes.push(tag);
+    bytes
+}
+
 /// One of the deliberately misbehaving plugins, built by `make plugins`.
 pub fn hostile_plugin(kind: &str) -> PathBuf {
     artefact(

@@ -1,9 +1,9 @@
 //! A real HTTP server on loopback that stands in for the telemetry backend:
 //! it records every request and every accepted connection, and answers from a
-//! script (200 once the script runs out), so tests can stage failures.
+//! script (200 once the script runs out), so tests can stage failures, or at
+//! random ([`Chaos`]), so a soak can meet every failure in any order.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +26,8 @@ pub struct Received {
     pub user_agent: Option<String>,
     pub body: String,
     pub at: Instant,
+    /// What the receiver answered; `None` when it reset the connection instead.
+    pub reply: Option<Reply>,
 }
 
 impl Received {
@@ -65,11 +67,138 @@ impl Reply {
     }
 }
 
+/// Random misbehaviour, for soak tests. Each request gets an answer drawn by
+/// weight from a seeded generator, so a failing run can be replayed from its
+/// seed; during an outage every connection and request is reset.
+#[derive(Debug, Clone)]
+pub struct Chaos {
+    pub seed: u64,
+    /// Relative weights of the answers.
+    pub weights: Vec<(Answer, u32)>,
+    /// How long a [`Answer::Slow`] waits: longer than the client's timeout.
+    pub slow: Duration,
+    /// A 200 that would leave later than this after the request arrived
+    /// becomes a 504: the client may have given up by then, and a stored
+    /// payload that it sends again would be counted twice.
+    pub late: Duration,
+    /// An outage ends every period: its last `outage` is down.
+    pub outage_period: Duration,
+    pub outage: Duration,
+}
+
+/// One way to answer a request in [`Chaos`] mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Ok,
+    /// 500: final, the client must not retry.
+    ServerError,
+    /// 503: retryable.
+    Unavailable,
+    /// 429 with `Retry-After: 1`.
+    Throttled,
+    /// The connection is reset without an answer.
+    Reset,
+    /// 503, but only after [`Chaos::slow`]: never a stored 200, so that the
+    /// client's retry cannot duplicate the payload.
+    Slow,
+}
+
+/// What to do with one request.
+enum Action {
+    Reply(Reply),
+    Reset,
+}
+
+/// The error that makes hyper drop a connection without answering.
+#[derive(Debug)]
+struct ResetConnection;
+
+impl std::fmt::Display for ResetConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset on purpose")
+    }
+}
+
+impl std::error::Error for ResetConnection {}
+
+/// SplitMix64: a few lines instead of a dependency, and reproducible by seed.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+struct ChaosState {
+    chaos: Chaos,
+    rng: Mutex<SplitMix64>,
+    started: Instant,
+}
+
+impl ChaosState {
+    fn in_outage(&self) -> bool {
+        let period = self.chaos.outage_period.as_nanos().max(1);
+        let phase = self.started.elapsed().as_nanos() % period;
+        phase >= period.saturating_sub(self.chaos.outage.as_nanos())
+    }
+
+    fn draw(&self) -> Answer {
+        let total: u64 = self.chaos.weights.iter().map(|(_, w)| u64::from(*w)).sum();
+        let mut pick = self.rng.lock().expect("rng lock").next() % total.max(1);
+        for (answer, weight) in &self.chaos.weights {
+            match pick.checked_sub(u64::from(*weight)) {
+                Some(rest) => pick = rest,
+                None => return *answer,
+            }
+        }
+        Answer::Ok
+    }
+
+    fn action(&self, arrived: Instant) -> Action {
+        if self.in_outage() {
+            return Action::Reset;
+        }
+        let reply = match self.draw() {
+            Answer::Ok if arrived.elapsed() > self.chaos.late => Reply::status(504),
+            Answer::Ok => Reply::status(200),
+            Answer::ServerError => Reply::status(500),
+            Answer::Unavailable => Reply::status(503),
+            Answer::Throttled => Reply::status(429).retry_after("1"),
+            Answer::Reset => return Action::Reset,
+            Answer::Slow => Reply::status(503).delayed(self.chaos.slow),
+        };
+        Action::Reply(reply)
+    }
+}
+
 #[derive(Default)]
 struct State {
     requests: Mutex<Vec<Received>>,
     script: Mutex<VecDeque<Reply>>,
+    chaos: Option<ChaosState>,
     connections: AtomicUsize,
+    /// Connections reset as they were accepted, during an outage.
+    outage_resets: AtomicUsize,
+}
+
+impl State {
+    fn action(&self, arrived: Instant) -> Action {
+        match &self.chaos {
+            Some(chaos) => chaos.action(arrived),
+            None => Action::Reply(
+                self.script
+                    .lock()
+                    .expect("script lock")
+                    .pop_front()
+                    .unwrap_or(Reply::status(200)),
+            ),
+        }
+    }
 }
 
 /// The running receiver; it stops when dropped.
@@ -87,15 +216,32 @@ impl Receiver {
 
     /// Starts with a script of replies, used in order, then 200s.
     pub fn scripted(script: Vec<Reply>) -> Self {
+        Self::with_state(State {
+            script: Mutex::new(script.into()),
+            ..State::default()
+        })
+    }
+
+    /// Starts misbehaving at random from now on, as `chaos` says.
+    pub fn chaotic(chaos: Chaos) -> Self {
+        let rng = Mutex::new(SplitMix64(chaos.seed));
+        Self::with_state(State {
+            chaos: Some(ChaosState {
+                chaos,
+                rng,
+                started: Instant::now(),
+            }),
+            ..State::default()
+        })
+    }
+
+    fn with_state(state: State) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("receiver runtime");
-        let state = Arc::new(State {
-            script: Mutex::new(script.into()),
-            ..State::default()
-        });
+        let state = Arc::new(state);
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind loopback");
@@ -122,6 +268,11 @@ impl Receiver {
     pub fn connections(&self) -> usize {
         self.state.connections.load(Ordering::SeqCst)
     }
+
+    /// Connections reset as soon as accepted, in [`Chaos`] outages.
+    pub fn outage_resets(&self) -> usize {
+        self.state.outage_resets.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for Receiver {
@@ -135,6 +286,14 @@ impl Drop for Receiver {
 async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<State>) {
     while let Ok((stream, _)) = listener.accept().await {
         state.connections.fetch_add(1, Ordering::SeqCst);
+        if let Some(chaos) = &state.chaos {
+            // Every close is then a reset (RST), as a crashed backend's is.
+            let _ = stream.set_zero_linger();
+            if chaos.in_outage() {
+                state.outage_resets.fetch_add(1, Ordering::SeqCst);
+                continue;
+            }
+        }
         let state = state.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| answer(request, state.clone()));
@@ -148,7 +307,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<State>) {
 async fn answer(
     request: Request<Incoming>,
     state: Arc<State>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, ResetConnection> {
     let header = |name: &str| {
         request
             .headers()
@@ -163,6 +322,7 @@ async fn answer(
         user_agent: header("user-agent"),
         body: String::new(),
         at: Instant::now(),
+        reply: None,
     };
     let body = request
         .into_body()
@@ -170,18 +330,25 @@ async fn answer(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
+    let action = state.action(received.at);
+    let reply = match &action {
+        Action::Reply(reply) => Some(reply.clone()),
+        Action::Reset => None,
+    };
     let received = Received {
         body: String::from_utf8_lossy(&body).into_owned(),
+        reply,
         ..received
     };
     state.requests.lock().expect("requests lock").push(received);
-    let reply = state
-        .script
-        .lock()
-        .expect("script lock")
-        .pop_front()
-        .unwrap_or(Reply::status(200));
-    tokio::time::sleep(reply.delay).await;
+    let Action::Reply(reply) = action else {
+        return Err(ResetConnection);
+    };
+    // Even a zero sleep waits for the timer's next millisecond tick, which
+    // would cap the receiver at about a thousand requests a second.
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
     let mut response = Response::builder().status(reply.status);
     if let Some(retry_after) = &reply.retry_after {
         response = response.header("retry-after", retry_after);
