@@ -106,8 +106,11 @@ test: plugins lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js
 	cargo test --workspace
 	npm test --prefix $(JCO_DIR) --silent
 
+# Builds the release binary, then measures it and the library side by side and
+# prints one table (BENCHMARKS.md). KAMAJI_BENCH_QUICK=1 for a quick smoke run.
 bench: plugin
-	cargo bench -p kamaji-telemetry-bench
+	cargo build --release -p kamaji-telemetry
+	KAMAJI_TELEMETRY_BIN=$(CURDIR)/target/release/kamaji-telemetry cargo bench -p kamaji-telemetry-bench
 
 # Fuzzing: cargo-fuzz (libFuzzer) targets in fuzz/targets, each run for
 # FUZZ_SECONDS from a corpus seeded with the samples and the kept regressions.

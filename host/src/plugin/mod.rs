@@ -14,8 +14,8 @@ mod sandbox;
 
 pub use cache::PrecompiledCache;
 pub use load::LoadError;
-pub use runtime::PluginRuntime;
-pub use sandbox::{CallError, Plugin, SandboxLimits};
+pub use runtime::{InstanceAllocation, PluginRuntime};
+pub use sandbox::{CallError, Plugin, PluginInstance, SandboxLimits};
 
 /// The default plugin, built from `guest/` and embedded at build time.
 pub const DEFAULT_PLUGIN: &[u8] = include_bytes!(env!("KAMAJI_TELEMETRY_DEFAULT_PLUGIN"));

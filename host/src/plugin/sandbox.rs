@@ -155,11 +155,19 @@ impl Plugin {
                 .kamaji_telemetry_plugin()
                 .call_handle(store, installation, event)
         })?;
-        let payload = result.map_err(CallError::Refused)?;
-        if let Some(payload) = &payload {
-            self.check_output_size(payload_size(payload))?;
-        }
-        Ok(payload)
+        self.checked_payload(result)
+    }
+
+    /// One instance for many calls, for hosts that trade the isolation of a
+    /// fresh instance per call for speed; see [`PluginInstance`]. This host
+    /// does not: the benchmarks use it to measure what that isolation costs.
+    pub fn instance(&self) -> Result<PluginInstance<'_>, CallError> {
+        let (store, bindings) = self.instantiate()?;
+        Ok(PluginInstance {
+            plugin: self,
+            store,
+            bindings,
+        })
     }
 
     /// Runs `f` against a fresh instance in a fresh store under the limits.
@@ -167,13 +175,30 @@ impl Plugin {
         &self,
         f: impl FnOnce(&TelemetryPlugin, &mut Store<Sandbox>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
+        let (mut store, plugin) = self.instantiate()?;
+        f(&plugin, &mut store).map_err(|error| self.classify(&store, error, CallError::Trap))
+    }
+
+    fn instantiate(&self) -> Result<(Store<Sandbox>, TelemetryPlugin), CallError> {
         let mut store = self.fresh_store();
         let plugin = self
             .checked
             .pre
             .instantiate(&mut store)
             .map_err(|error| self.classify(&store, error, CallError::Instantiate))?;
-        f(&plugin, &mut store).map_err(|error| self.classify(&store, error, CallError::Trap))
+        Ok((store, plugin))
+    }
+
+    /// What `handle` returns once the plugin has answered.
+    fn checked_payload(
+        &self,
+        result: Result<Option<Payload>, String>,
+    ) -> Result<Option<Payload>, CallError> {
+        let payload = result.map_err(CallError::Refused)?;
+        if let Some(payload) = &payload {
+            self.check_output_size(payload_size(payload))?;
+        }
+        Ok(payload)
     }
 
     fn fresh_store(&self) -> Store<Sandbox> {
@@ -213,6 +238,38 @@ impl Plugin {
             });
         }
         Ok(())
+    }
+}
+
+/// One plugin instance, in one store, called again and again.
+///
+/// It skips instantiation, but it gives up what a fresh instance per call
+/// guarantees: whatever one call leaves in the instance's memory, the next
+/// call sees, and the memory cap bounds the instance's whole life rather than
+/// one call. Each call still has the full deadline and the output cap. After
+/// an error, drop it: an instance that trapped cannot be entered again.
+pub struct PluginInstance<'a> {
+    plugin: &'a Plugin,
+    store: Store<Sandbox>,
+    bindings: TelemetryPlugin,
+}
+
+impl PluginInstance<'_> {
+    /// Turns one event into zero or one payload, as [`Plugin::handle`] does.
+    pub fn handle(
+        &mut self,
+        installation: &Installation,
+        event: &Event,
+    ) -> Result<Option<Payload>, CallError> {
+        let plugin = self.plugin;
+        self.store
+            .set_epoch_deadline(deadline_ticks(plugin.limits.deadline));
+        let result = self
+            .bindings
+            .kamaji_telemetry_plugin()
+            .call_handle(&mut self.store, installation, event)
+            .map_err(|error| plugin.classify(&self.store, error, CallError::Trap))?;
+        plugin.checked_payload(result)
     }
 }
 
