@@ -16,7 +16,7 @@ WASM_TARGET := wasm32-unknown-unknown
 
 PLUGIN_DIR := target/components
 PLUGIN := $(PLUGIN_DIR)/kamaji-telemetry-plugin.wasm
-HOSTILE_KINDS := spin grow trap leak
+HOSTILE_KINDS := spin grow trap leak wasi
 HOSTILE_PLUGINS := $(foreach k,$(HOSTILE_KINDS),$(PLUGIN_DIR)/hostile-$(k).wasm)
 HOST_BIN := target/debug/kamaji-telemetry
 
@@ -44,7 +44,7 @@ $(JCO): $(JCO_DIR)/package.json $(JCO_DIR)/package-lock.json
 	@touch $@
 
 $(TOOLS)/.wasm-target:
-	rustup target add $(WASM_TARGET)
+	rustup target add $(WASM_TARGET) wasm32-wasip2
 	@mkdir -p $(TOOLS) && touch $@
 
 $(TOOLS)/bin/wasmtime:
@@ -74,6 +74,14 @@ $(PLUGIN_DIR)/hostile-%.wasm: $(HOSTILE_SOURCES) | setup
 		--release --features $* --target-dir target/hostile
 	@mkdir -p $(PLUGIN_DIR)
 	wasm-tools component new target/hostile/$(WASM_TARGET)/release/hostile_plugin.wasm -o $@
+
+# The one hostile plugin built against WASI: rustc's wasip2 linker emits the
+# component itself, with std's wasi:* imports, which the host must stub to traps.
+$(PLUGIN_DIR)/hostile-wasi.wasm: $(HOSTILE_SOURCES) | setup
+	cargo build --quiet --manifest-path tests/plugins/hostile/Cargo.toml --target wasm32-wasip2 \
+		--release --features wasi --target-dir target/hostile
+	@mkdir -p $(PLUGIN_DIR)
+	cp target/hostile/wasm32-wasip2/release/hostile_plugin.wasm $@
 
 build: plugin
 	cargo build -p kamaji-telemetry

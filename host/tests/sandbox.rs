@@ -178,23 +178,6 @@ fn a_newer_contract_version_is_refused_by_name() {
 }
 
 #[test]
-fn wasi_imports_are_linked_to_traps() {
-    let wasi_user = r#"(component
-        (import "wasi:cli/environment@0.2.0" (instance $env
-            (export "get-arguments" (func (result (list string))))))
-        (core module $m (func (export "f")))
-        (core instance $i (instantiate $m))
-        (func $f (canon lift (core func $i "f")))
-        (instance $plugin (export "describe" (func $f)))
-        (export "kamaji:telemetry/plugin@0.1.0" (instance $plugin)))"#;
-    // It does not match the contract's function types, but the wasi import
-    // alone must never be the reason: it is stubbed, not refused.
-    let error = runtime().load(wasi_user.as_bytes()).err().expect("refused");
-    assert!(matches!(error, LoadError::Mismatch(_)), "got {error:?}");
-    assert!(!error.to_string().contains("wasi:cli"), "{error}");
-}
-
-#[test]
 fn the_cache_serves_the_second_load() {
     let dir = tempfile::tempdir().unwrap();
     let cache = PrecompiledCache::new(dir.path());
@@ -227,4 +210,27 @@ fn a_corrupt_cache_entry_costs_only_a_compilation() {
             .unwrap()
             .is_some()
     );
+}
+
+#[test]
+fn a_wasi_plugin_loads_but_every_wasi_call_traps() {
+    let runtime = runtime();
+    let plugin = load_hostile(&runtime, "wasi");
+    assert!(
+        plugin
+            .denied_imports()
+            .iter()
+            .any(|import| import.starts_with("wasi:cli/environment@")),
+        "{:?}",
+        plugin.denied_imports()
+    );
+    // describe makes no wasi call, so it works.
+    assert!(plugin.describe().is_ok());
+    // handle reads the environment: denied, as a trap that names the import.
+    let error = plugin.handle(&installation(), &created()).unwrap_err();
+    assert!(
+        matches!(&error, CallError::Trap(message) if message.contains("wasi:cli/environment")),
+        "got {error:?}"
+    );
+    assert_host_goes_on(&runtime);
 }

@@ -44,6 +44,13 @@ fn misbehave(_event: &Event) -> Result<Option<Payload>, String> {
     panic!("this plugin traps on purpose")
 }
 
+#[cfg(feature = "wasi")]
+fn misbehave(_event: &Event) -> Result<Option<Payload>, String> {
+    // On wasm32-wasip2 this is a call to wasi:cli/environment.
+    let home = std::env::var("HOME").unwrap_or_default();
+    Err(format!("the environment was readable: HOME={home}"))
+}
+
 #[cfg(feature = "leak")]
 fn misbehave(event: &Event) -> Result<Option<Payload>, String> {
     let name = match event {
