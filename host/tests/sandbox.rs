@@ -2,19 +2,17 @@
 //! is reported clearly, and the host goes on. The hostile plugins are built
 //! from `tests/plugins/hostile` by `make plugins`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kamaji_telemetry::plugin::bindings::{Event, Installation, TenantControlPlane};
+mod common;
+
+use common::{hostile, installation};
 use kamaji_telemetry::plugin::{
     CallError, DEFAULT_PLUGIN, LoadError, Plugin, PluginRuntime, PrecompiledCache, SandboxLimits,
 };
 
-fn hostile(kind: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../target/components/hostile-{kind}.wasm"));
-    std::fs::read(&path)
-        .unwrap_or_else(|error| panic!("{}: {error}; run `make plugins`", path.display()))
+fn created_event() -> kamaji_telemetry::plugin::bindings::Event {
+    common::created("v1.31.0")
 }
 
 fn limits() -> SandboxLimits {
@@ -29,40 +27,12 @@ fn runtime() -> PluginRuntime {
     PluginRuntime::new(limits(), None).expect("engine")
 }
 
-fn installation() -> Installation {
-    Installation {
-        cluster_uid: "2b3e8f7e-1f4c-4c51-9d8e-0a6f3b1c2d4e".into(),
-        kamaji_version: "v1.0.0".into(),
-        kubernetes_version: "v1.30.2".into(),
-    }
-}
-
-fn created() -> Event {
-    Event::Created(TenantControlPlane {
-        name: "tenant-zeta-prod".into(),
-        namespace: "customer-zeta".into(),
-        uid: "7d0c6d1e-0f0e-4a43-8a53-8f7f0b1f6c11".into(),
-        labels: Vec::new(),
-        annotations: Vec::new(),
-        owner_references: Vec::new(),
-        desired_version: Some("v1.31.0".into()),
-        installed_version: None,
-        status: None,
-        service_type: Some("LoadBalancer".into()),
-        ingress: None,
-        gateway: None,
-        network_address: None,
-        endpoint: None,
-        data_store: None,
-    })
-}
-
 fn assert_host_goes_on(runtime: &PluginRuntime) {
     let default = runtime
         .load(DEFAULT_PLUGIN)
         .expect("the default plugin loads");
     let payload = default
-        .handle(&installation(), &created())
+        .handle(&installation(), &created_event())
         .expect("default plugin works");
     assert!(
         payload.is_some(),
@@ -81,7 +51,9 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
     let runtime = runtime();
     let plugin = load_hostile(&runtime, "spin");
     let started = Instant::now();
-    let error = plugin.handle(&installation(), &created()).unwrap_err();
+    let error = plugin
+        .handle(&installation(), &created_event())
+        .unwrap_err();
     assert!(matches!(error, CallError::Timeout(_)), "got {error:?}");
     assert!(error.to_string().contains("deadline"), "{error}");
     // Generous: the deadline is 200 ms; the machine may be busy.
@@ -97,7 +69,9 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
 fn unbounded_growth_hits_the_memory_cap() {
     let runtime = runtime();
     let plugin = load_hostile(&runtime, "grow");
-    let error = plugin.handle(&installation(), &created()).unwrap_err();
+    let error = plugin
+        .handle(&installation(), &created_event())
+        .unwrap_err();
     assert!(
         matches!(error, CallError::MemoryCap { cap } if cap == 32 << 20),
         "got {error:?}"
@@ -109,7 +83,9 @@ fn unbounded_growth_hits_the_memory_cap() {
 fn a_trap_fails_only_its_call() {
     let runtime = runtime();
     let plugin = load_hostile(&runtime, "trap");
-    let error = plugin.handle(&installation(), &created()).unwrap_err();
+    let error = plugin
+        .handle(&installation(), &created_event())
+        .unwrap_err();
     assert!(matches!(error, CallError::Trap(_)), "got {error:?}");
     // The same plugin is called again in a fresh store: the trap left nothing behind.
     assert!(plugin.describe().is_ok());
@@ -127,7 +103,9 @@ fn output_over_the_cap_is_refused() {
     )
     .unwrap();
     let plugin = runtime.load(DEFAULT_PLUGIN).unwrap();
-    let error = plugin.handle(&installation(), &created()).unwrap_err();
+    let error = plugin
+        .handle(&installation(), &created_event())
+        .unwrap_err();
     assert!(
         matches!(error, CallError::OutputTooLarge { cap: 8, .. }),
         "got {error:?}"
@@ -189,7 +167,7 @@ fn the_cache_serves_the_second_load() {
     assert_eq!(first.digest(), second.digest());
     assert!(
         second
-            .handle(&installation(), &created())
+            .handle(&installation(), &created_event())
             .unwrap()
             .is_some()
     );
@@ -206,7 +184,7 @@ fn a_corrupt_cache_entry_costs_only_a_compilation() {
     let plugin = runtime.load(DEFAULT_PLUGIN).expect("recompiled");
     assert!(
         plugin
-            .handle(&installation(), &created())
+            .handle(&installation(), &created_event())
             .unwrap()
             .is_some()
     );
@@ -227,7 +205,9 @@ fn a_wasi_plugin_loads_but_every_wasi_call_traps() {
     // describe makes no wasi call, so it works.
     assert!(plugin.describe().is_ok());
     // handle reads the environment: denied, as a trap that names the import.
-    let error = plugin.handle(&installation(), &created()).unwrap_err();
+    let error = plugin
+        .handle(&installation(), &created_event())
+        .unwrap_err();
     assert!(
         matches!(&error, CallError::Trap(message) if message.contains("wasi:cli/environment")),
         "got {error:?}"
