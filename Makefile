@@ -128,7 +128,7 @@ bench: plugin
 # A crash is left in fuzz/targets/artifacts/<target>/: copy it to
 # fuzz/regressions/<target>/, where `make test` replays it.
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS := kube_decode versions pipeline
+FUZZ_TARGETS := kube_decode versions pipeline leak_guard
 CARGO_FUZZ_VERSION := 0.13.2
 CARGO_FUZZ := RUSTC_BOOTSTRAP=1 $(TOOLS)/bin/cargo-fuzz
 FUZZ_FLAGS := --fuzz-dir fuzz/targets --sanitizer none --debug-assertions

@@ -91,6 +91,10 @@ const SWAPS_OK: &str = "kamaji_telemetry_plugin_swaps_total{result=\"succeeded\"
 const SWAPS_FAILED: &str = "kamaji_telemetry_plugin_swaps_total{result=\"failed\"}";
 const ENABLED: &str = "kamaji_telemetry_telemetry_enabled";
 const SENT: &str = "kamaji_telemetry_payloads_sent_total";
+const DROPPED_OPT_OUT: &str = "kamaji_telemetry_payloads_dropped_total{reason=\"opt_out\"}";
+const DROPPED_DISABLED: &str = "kamaji_telemetry_events_dropped_total{reason=\"disabled\"}";
+const RELOADS_APPLIED: &str = "kamaji_telemetry_config_reloads_total{result=\"applied\"}";
+const RELOADS_INVALID: &str = "kamaji_telemetry_config_reloads_total{result=\"invalid\"}";
 
 #[test]
 fn the_webhook_allows_every_review_echoes_its_uid_and_builds_off_the_request_path() {
@@ -244,12 +248,24 @@ fn heartbeats_go_out_at_start_and_at_every_interval_from_the_fleet_file_read_eac
 fn without_a_snapshot_there_is_no_heartbeat_and_a_posted_one_starts_them() {
     let receiver = Receiver::start();
     let mut command = serve(&receiver);
-    command.args(["--heartbeat-interval", "200ms"]);
+    command.args(["--heartbeat-interval", "100ms"]).env(
+        "KAMAJI_TELEMETRY_LOG",
+        "kamaji_telemetry::agent::heartbeat=debug,info",
+    );
     let agent = Agent::start(command);
-    std::thread::sleep(Duration::from_secs(1));
+    // Three beats came and went without a snapshot.
+    eventually(SOON, "three beats without a snapshot", || {
+        agent.stderr().matches("no fleet snapshot yet").count() >= 3
+    });
     assert!(
         on_route(&receiver, "/stats").is_empty(),
         "a heartbeat without a snapshot"
+    );
+    assert_eq!(
+        agent
+            .metrics()
+            .value("kamaji_telemetry_events_received_total{event=\"heartbeat\"}"),
+        0.0
     );
 
     let (status, answer) = agent.post("/v1/fleet", read_sample("fleet.json"));
@@ -310,7 +326,13 @@ fn swapping_the_plugin_under_a_steady_stream_loses_and_duplicates_nothing() {
     eventually(Duration::from_secs(120), "every payload delivered", || {
         receiver.requests().len() >= events
     });
-    std::thread::sleep(Duration::from_millis(500));
+    // Nothing is left in the agent that could still arrive: the count is final.
+    eventually(SOON, "both queues empty and every request counted", || {
+        let metrics = agent.metrics();
+        metrics.value("kamaji_telemetry_queue_depth{queue=\"events\"}") == 0.0
+            && metrics.value("kamaji_telemetry_queue_depth{queue=\"payloads\"}") == 0.0
+            && metrics.value(SENT) as usize == receiver.requests().len()
+    });
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for request in receiver.requests() {
         assert_eq!(request.path, "/create");
@@ -406,10 +428,10 @@ fn the_config_file_turns_telemetry_off_dropping_the_queue_and_on_again_at_runtim
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("telemetry.yaml");
     std::fs::write(&config, "disabled: false\n").expect("write");
-    // The first payload is answered at once; the next one hangs, so that the
-    // ones after it wait in the queue.
+    // The first payload is answered at once; the next one takes a while, so
+    // that the ones after it wait in the queue.
     let mut script = vec![Reply::status(200)];
-    script.extend((0..8).map(|_| Reply::status(200).delayed(Duration::from_secs(30))));
+    script.push(Reply::status(200).delayed(Duration::from_secs(5)));
     let receiver = Receiver::scripted(script);
     let mut command = serve(&receiver);
     command
@@ -437,24 +459,26 @@ fn the_config_file_turns_telemetry_off_dropping_the_queue_and_on_again_at_runtim
     eventually(SOON, "telemetry off", || {
         agent.metrics().value(ENABLED) == 0.0
     });
+    // The three queued are dropped at once. The one on the wire finishes:
+    // the receiver accepts it, so it is counted sent, not dropped.
     let metrics = agent.metrics();
-    assert_eq!(
-        metrics.value("kamaji_telemetry_payloads_dropped_total{reason=\"opt_out\"}"),
-        4.0
-    );
-    assert_eq!(
-        metrics.value("kamaji_telemetry_queue_depth{queue=\"payloads\"}"),
-        0.0
-    );
-    post_create(&agent, 5);
-    std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(receiver.requests().len(), 2, "sent while off");
+    assert_eq!(metrics.value(DROPPED_OPT_OUT), 3.0);
+    eventually(SOON, "the request on the wire counted sent", || {
+        agent.metrics().value(SENT) == 2.0
+    });
+    assert_eq!(agent.metrics().value(DROPPED_OPT_OUT), 3.0);
     assert_eq!(
         agent
             .metrics()
-            .value("kamaji_telemetry_events_dropped_total{reason=\"disabled\"}"),
-        1.0
+            .value("kamaji_telemetry_queue_depth{queue=\"payloads\"}"),
+        0.0
     );
+    post_create(&agent, 5);
+    eventually(SOON, "the event while off dropped", || {
+        agent.metrics().value(DROPPED_DISABLED) == 1.0
+    });
+    // Dropped before the plugin: nothing of it can reach the receiver.
+    assert_eq!(receiver.requests().len(), 2, "sent while off");
     assert!(
         agent
             .stderr()
@@ -464,10 +488,7 @@ fn the_config_file_turns_telemetry_off_dropping_the_queue_and_on_again_at_runtim
     // An invalid file changes nothing.
     replace_file(&config, b"disable: false\n");
     eventually(SOON, "the invalid file counted", || {
-        agent
-            .metrics()
-            .value("kamaji_telemetry_config_reloads_total{result=\"invalid\"}")
-            == 1.0
+        agent.metrics().value(RELOADS_INVALID) == 1.0
     });
     assert_eq!(agent.metrics().value(ENABLED), 0.0);
 
@@ -478,6 +499,65 @@ fn the_config_file_turns_telemetry_off_dropping_the_queue_and_on_again_at_runtim
     post_create(&agent, 6);
     eventually(SOON, "delivered again", || receiver.requests().len() == 3);
     assert_eq!(receiver.requests()[2].json()["tcp_version"], version(6));
+}
+
+#[test]
+fn a_config_file_caught_mid_write_never_turns_telemetry_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("telemetry.yaml");
+    std::fs::write(&config, "disabled: true\n").expect("write");
+    let receiver = Receiver::start();
+    let mut command = serve(&receiver);
+    command.arg("--config").arg(&config);
+    let agent = Agent::start(command);
+    assert_eq!(agent.metrics().value(ENABLED), 0.0);
+    let mut posted = 0.0;
+    let mut post_while_off = |what: &str| {
+        post_create(&agent, posted as usize);
+        posted += 1.0;
+        eventually(SOON, what, || {
+            agent.metrics().value(DROPPED_DISABLED) == posted
+        });
+        assert_eq!(agent.metrics().value(ENABLED), 0.0, "{what}");
+    };
+
+    // Truncated in place, then half written: each read is refused.
+    std::fs::File::create(&config).expect("truncate");
+    eventually(SOON, "the empty file refused", || {
+        agent.metrics().value(RELOADS_INVALID) == 1.0
+    });
+    post_while_off("while the file is empty");
+    std::fs::write(&config, "disabled:").expect("write half");
+    eventually(SOON, "the half file refused", || {
+        agent.metrics().value(RELOADS_INVALID) == 2.0
+    });
+    post_while_off("while the file is half written");
+    std::fs::write(&config, "disabled: true\n").expect("write");
+    eventually(SOON, "the whole file applied", || {
+        agent.metrics().value(RELOADS_APPLIED) == 1.0
+    });
+
+    // Swapped by a rename, as ConfigMap volumes and editors do.
+    replace_file(&config, b"# renamed\ndisabled: true\n");
+    eventually(SOON, "the renamed file applied", || {
+        agent.metrics().value(RELOADS_APPLIED) == 2.0
+    });
+    post_while_off("after a rename");
+
+    // Deleted, then created again.
+    std::fs::remove_file(&config).expect("delete");
+    eventually(SOON, "the missing file noticed", || {
+        agent.stderr().contains("cannot read the file")
+    });
+    post_while_off("while the file is missing");
+    std::fs::write(&config, "# recreated\ndisabled: true\n").expect("recreate");
+    eventually(SOON, "the recreated file applied", || {
+        agent.metrics().value(RELOADS_APPLIED) == 3.0
+    });
+    post_while_off("after the file came back");
+
+    assert!(receiver.requests().is_empty());
+    assert_eq!(receiver.connections(), 0, "a connection was opened");
 }
 
 #[test]
@@ -508,18 +588,22 @@ fn the_absolute_opt_out_answers_webhooks_and_sends_nothing_whatever_the_config_f
         disabled_lines[0]
     );
 
-    post_create(&agent, 0);
     let (status, _) = agent.post("/v1/fleet", read_sample("fleet.json"));
     assert_eq!(status, 409, "the fleet comes from --fleet-file");
-    std::thread::sleep(Duration::from_secs(1));
+    // The config file says on, and changes: events posted across many watch
+    // intervals (100 ms) after the change are still all dropped.
+    std::fs::write(&config, "# changed\ndisabled = false\n").expect("write");
+    for n in 0..10 {
+        post_create(&agent, n);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eventually(SOON, "every event dropped", || {
+        agent.metrics().value(DROPPED_DISABLED) == 10.0
+    });
     assert!(receiver.requests().is_empty());
     assert_eq!(receiver.connections(), 0, "a connection was opened");
     let metrics = agent.metrics();
     assert_eq!(metrics.value(ENABLED), 0.0);
-    assert_eq!(
-        metrics.value("kamaji_telemetry_events_dropped_total{reason=\"disabled\"}"),
-        1.0
-    );
     assert!(
         !metrics.has("kamaji_telemetry_plugin_info{"),
         "a plugin was loaded"

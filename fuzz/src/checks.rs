@@ -12,7 +12,8 @@ use kamaji_telemetry_plugin::versions::{KamajiVersion, KubernetesVersion, UNKNOW
 use crate::contract::{guest, host};
 use crate::kube_json::kube_json;
 use crate::model::Case;
-use crate::oracle::unexpected_body_string;
+use crate::oracle::{CaseStrings, copied_input, unexpected_body_string};
+use kamaji_telemetry::leak_guard::{Leak, find_leak};
 
 /// Arbitrary bytes as a Kubernetes stream and as a webhook body: no panic,
 /// the stream makes progress, and every error points inside the input.
@@ -71,9 +72,11 @@ pub fn versions(bytes: &[u8]) {
 /// - the decoder gives back exactly the event the JSON was made from;
 /// - the component (through wasmtime, as the host runs it) and the plugin's
 ///   native Rust agree on the outcome, byte for byte;
-/// - the leak guard lets the default plugin's body through;
-/// - every string of the body is in the wire format's closed grammar (see
-///   [`unexpected_body_string`]), so no input string is in it.
+/// - the leak guard blocks the default plugin's body exactly when the naive
+///   reading of its rule ([`copied_input`]) finds an input string in it: a
+///   name that is also a version the body carries, say;
+/// - every string of the body is in the plugin's closed grammar (see
+///   [`unexpected_body_string`]).
 pub fn pipeline(case: &Case) {
     let Some(event) = decoded_event(case) else {
         return;
@@ -94,19 +97,47 @@ pub fn pipeline(case: &Case) {
         }
         (Ok(Some(native)), Outcome::Ready(payload)) => {
             assert_same_payload(&native, &payload);
-            if let Some(string) = unexpected_body_string(&payload.body, &installation.cluster_uid) {
-                panic!("{string:?} is not in the wire grammar: {}", payload.body);
+            assert_grammar(&payload.body, &installation.cluster_uid);
+            if let Some(copied) = copied_input(&payload.body, &CaseStrings::of(case)) {
+                panic!("the leak guard let {copied:?} through: {}", payload.body);
             }
         }
         (Ok(Some(native)), Outcome::Blocked(leak)) => {
-            panic!(
-                "the leak guard blocked the default plugin's body ({leak}): {}",
+            assert_grammar(&native.body, &installation.cluster_uid);
+            assert!(
+                copied_input(&native.body, &CaseStrings::of(case)).is_some(),
+                "the leak guard blocked a body that carries no input ({leak}): {}",
                 native.body
-            )
+            );
         }
         (native, outcome) => {
             panic!("the native plugin gave {native:?}, the component {outcome:?}")
         }
+    }
+}
+
+fn assert_grammar(body: &str, cluster_uid: &str) {
+    if let Some(string) = unexpected_body_string(body, cluster_uid) {
+        panic!("{string:?} is not in the plugin's grammar: {body}");
+    }
+}
+
+/// The leak guard against its naive reading on one body: they agree on
+/// whether the body carries an input string of the case.
+pub fn leak_guard(case: &Case, body: &str) {
+    let event = host::event(&case.event);
+    let installation = host::installation(&case.installation);
+    let leak = find_leak(component().declared_words(), &event, &installation, body);
+    let copied = copied_input(body, &CaseStrings::of(case));
+    match (&leak, &copied) {
+        (Some(Leak::Value { .. }), Some(_)) | (None, None) => {}
+        (Some(Leak::NotJson { .. }), _) => {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(body).is_err(),
+                "{body}"
+            )
+        }
+        _ => panic!("the guard says {leak:?}, its naive reading {copied:?}: {body}"),
     }
 }
 
@@ -140,7 +171,7 @@ fn decoded_event(case: &Case) -> Option<Event> {
 }
 
 /// The default plugin, compiled once per process.
-fn component() -> &'static Plugin {
+pub(crate) fn component() -> &'static Plugin {
     static PLUGIN: OnceLock<Plugin> = OnceLock::new();
     PLUGIN.get_or_init(|| {
         let runtime = PluginRuntime::new(SandboxLimits::default(), None).expect("an engine");

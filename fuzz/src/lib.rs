@@ -10,6 +10,9 @@
 //! - [`pipeline`]: an arbitrary [`Case`] (an installation and an event whose
 //!   strings are adversarial) as Kubernetes JSON, through the decoder, the
 //!   default plugin and the leak guard.
+//! - [`leak_guard`]: a body that copies the case's strings in disguise (case,
+//!   escapes, keys, nesting, embedding), through the leak guard and its
+//!   naive reading ([`copied_input`]), which must agree.
 
 mod checks;
 mod contract;
@@ -17,10 +20,11 @@ mod kube_json;
 mod model;
 mod oracle;
 
-pub use checks::{kube_decode, pipeline, versions};
+pub use checks::{kube_decode, leak_guard, pipeline, versions};
 pub use contract::{guest, host};
 pub use kube_json::kube_json;
 pub use model::{
-    Case, DataStoreModel, EventModel, InstallationModel, OwnerModel, Part, TcpModel, Text, WORDS,
+    Case, CopyingBody, DataStoreModel, Disguised, EventModel, InstallationModel, OwnerModel, Part,
+    TcpModel, Text, words,
 };
-pub use oracle::unexpected_body_string;
+pub use oracle::{CaseStrings, copied_input, declared_words, unexpected_body_string};

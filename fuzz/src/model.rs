@@ -8,51 +8,22 @@
 //! through [`arbitrary`]; the property tests build them with proptest.
 
 use std::fmt::Write;
+use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 
-/// Words that a body may contain, or that look like what it contains: a name,
+/// Strings that look like what a body contains, or that trip naive string
+/// handling. With the words the default plugin declares ([`words`]), a name,
 /// label or hostname equal to one of them must neither leak nor confuse the
 /// leak guard.
-pub const WORDS: &[&str] = &[
-    // TenantControlPlane statuses, service types, exposures, drivers, owners.
-    "Unknown",
-    "Provisioning",
-    "CertificateAuthorityRotating",
-    "Upgrading",
-    "Migrating",
-    "Ready",
-    "NotReady",
-    "Sleeping",
-    "WriteLimited",
+const ADVERSARIAL: &[&str] = &[
+    // The contract's enumerations as the input spells them.
     "ClusterIP",
     "NodePort",
     "LoadBalancer",
-    "ingress",
-    "gateway",
-    "etcd",
     "PostgreSQL",
-    "MySQL",
-    "NATS",
     "KamajiControlPlane",
     "controlplane.cluster.x-k8s.io/v1alpha1",
-    // The wire format's keys and values.
-    "uuid",
-    "kamaji_version",
-    "kubernetes_version",
-    "tenant_control_plane",
-    "running",
-    "not_ready",
-    "datastores",
-    "postgres",
-    "used_by_count",
-    "tcp_version",
-    "status",
-    "cluster_api",
-    "network_profile",
-    "load_balancer",
-    "node_port",
-    "cluster_ip",
     "stats",
     "create",
     "true",
@@ -80,6 +51,20 @@ pub const WORDS: &[&str] = &[
     "\"\\\n\t",
 ];
 
+/// The strings a [`Part::Word`] picks from: [`ADVERSARIAL`], then the words
+/// the default plugin declares, derived from its description rather than
+/// copied here.
+pub fn words() -> &'static [String] {
+    static WORDS: OnceLock<Vec<String>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        ADVERSARIAL
+            .iter()
+            .map(|word| (*word).to_owned())
+            .chain(crate::oracle::declared_words().iter().cloned())
+            .collect()
+    })
+}
+
 /// A string made of parts, rendered by concatenation.
 #[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
 pub struct Text(pub Vec<Part>);
@@ -89,7 +74,7 @@ pub struct Text(pub Vec<Part>);
 pub enum Part {
     /// Any Unicode.
     Raw(String),
-    /// One of [`WORDS`], by index (modulo their number).
+    /// One of [`words`], by index (modulo their number).
     Word(u8),
     /// A version, with or without `v` and with an optional suffix.
     Version {
@@ -125,7 +110,10 @@ impl Part {
         // Writing into a String cannot fail.
         let _ = match self {
             Part::Raw(raw) => text.write_str(raw),
-            Part::Word(index) => text.write_str(WORDS[usize::from(*index) % WORDS.len()]),
+            Part::Word(index) => {
+                let words = words();
+                text.write_str(&words[usize::from(*index) % words.len()])
+            }
             Part::Version { v, numbers, suffix } => {
                 let [major, minor, patch] = numbers;
                 let prefix = if *v { "v" } else { "" };
@@ -211,4 +199,74 @@ pub struct DataStoreModel {
     pub name: Text,
     pub driver: Text,
     pub used_by: Vec<Text>,
+}
+
+/// A body as a plugin that copies its input would build it: some of the
+/// case's identifying strings, each in a disguise.
+#[derive(Debug, Clone, Arbitrary)]
+pub struct CopyingBody {
+    pub copies: Vec<Disguised>,
+}
+
+/// One copied string and how it is disguised.
+#[derive(Debug, Clone, Arbitrary)]
+pub struct Disguised {
+    /// Which identifying string, by index (modulo their number).
+    pub pick: u16,
+    pub upper_case: bool,
+    /// Every character as a `\uXXXX` escape.
+    pub escaped: bool,
+    /// As an object key rather than a string value.
+    pub as_key: bool,
+    /// How many arrays and objects around it.
+    pub nesting: u8,
+    /// Text around it, inside the same string.
+    pub before: String,
+    pub after: String,
+}
+
+impl CopyingBody {
+    /// The body, as JSON; `{}` when the case has no identifying string.
+    pub fn render(&self, identifying: &[String]) -> String {
+        let copies: Vec<String> = self
+            .copies
+            .iter()
+            .filter_map(|copy| copy.render(identifying))
+            .collect();
+        format!("{{\"copies\":[{}]}}", copies.join(","))
+    }
+}
+
+impl Disguised {
+    fn render(&self, identifying: &[String]) -> Option<String> {
+        let value = identifying.get(usize::from(self.pick) % identifying.len().max(1))?;
+        let value = if self.upper_case {
+            value.to_uppercase()
+        } else {
+            value.clone()
+        };
+        let text = format!("{}{value}{}", self.before, self.after);
+        let string = if self.escaped {
+            let units: String = text
+                .encode_utf16()
+                .map(|unit| format!("\\u{unit:04x}"))
+                .collect();
+            format!("\"{units}\"")
+        } else {
+            serde_json::to_string(&text).expect("a string is JSON")
+        };
+        let mut json = if self.as_key {
+            format!("{{{string}:1}}")
+        } else {
+            string
+        };
+        for level in 0..self.nesting % 8 {
+            json = if level % 2 == 0 {
+                format!("[{json}]")
+            } else {
+                format!("{{\"n\":{json}}}")
+            };
+        }
+        Some(json)
+    }
 }

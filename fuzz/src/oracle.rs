@@ -1,54 +1,42 @@
-//! An account of a body that does not rely on the leak guard: every string in
-//! a body of the default plugin must come from a closed grammar, so that no
-//! input string can be in it whatever the input was.
+//! Accounts of a body that do not rely on the leak guard's code.
+//!
+//! - [`unexpected_body_string`]: every string in a body of the default plugin
+//!   must come from a closed grammar (the words the plugin declares, versions
+//!   as its normalisers render them, its pseudonym), so that no input string
+//!   can be in it whatever the input was.
+//! - [`copied_input`]: the leak guard's documented rule, computed the naive
+//!   way from the case's own strings, as the reference the guard's indexed
+//!   search must agree with.
+
+use std::sync::OnceLock;
 
 use kamaji_telemetry_plugin::versions::{KamajiVersion, KubernetesVersion};
 use serde_json::Value;
 
-/// The keys of Kamaji's wire format v1 (kamaji-telemetry-facts.md).
-const KEYS: &[&str] = &[
-    "uuid",
-    "kamaji_version",
-    "kubernetes_version",
-    "tenant_control_plane",
-    "running",
-    "upgrading",
-    "not_ready",
-    "sleeping",
-    "datastores",
-    "etcd",
-    "postgres",
-    "mysql",
-    "nats",
-    "count",
-    "used_by_count",
-    "tcp_version",
-    "cluster_api",
-    "network_profile",
-    "old_tcp_version",
-    "new_tcp_version",
-    "status",
-];
+use crate::checks::component;
+use crate::model::{Case, EventModel, TcpModel, Text};
 
-/// The values of the closed enumerations: TCP statuses and network profiles.
-const VALUES: &[&str] = &[
-    "Unknown",
-    "Provisioning",
-    "CertificateAuthorityRotating",
-    "Upgrading",
-    "Migrating",
-    "Ready",
-    "NotReady",
-    "Sleeping",
-    "WriteLimited",
-    "ingress",
-    "load_balancer",
-    "node_port",
-    "cluster_ip",
-];
+/// The words the default plugin declares (the segments of its field names
+/// and the words of their meanings), lower-cased and sorted.
+pub fn declared_words() -> &'static [String] {
+    static WORDS: OnceLock<Vec<String>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        let mut words: Vec<String> = component()
+            .declared_words()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        words.sort();
+        words
+    })
+}
+
+fn is_declared(text: &str) -> bool {
+    declared_words().binary_search(&text.to_lowercase()).is_ok()
+}
 
 /// The first string of `body` that is outside the grammar, if any: a key
-/// that is not a wire key, or a value that is neither an enumeration value,
+/// that is not a declared word, or a value that is neither a declared word,
 /// nor a version as the normalisers render it, nor a version 5 UUID other
 /// than the cluster UID. A body that is not JSON is returned whole.
 pub fn unexpected_body_string(body: &str, cluster_uid: &str) -> Option<String> {
@@ -61,7 +49,7 @@ pub fn unexpected_body_string(body: &str, cluster_uid: &str) -> Option<String> {
 fn first_unexpected(value: &Value, cluster_uid: &str) -> Option<String> {
     match value {
         Value::Object(fields) => fields.iter().find_map(|(key, value)| {
-            if KEYS.contains(&key.as_str()) {
+            if is_declared(key) {
                 first_unexpected(value, cluster_uid)
             } else {
                 Some(key.clone())
@@ -76,7 +64,7 @@ fn first_unexpected(value: &Value, cluster_uid: &str) -> Option<String> {
 }
 
 fn allowed_value(text: &str, cluster_uid: &str) -> bool {
-    VALUES.contains(&text)
+    is_declared(text)
         || KubernetesVersion::parse(text).to_string() == text
         || KamajiVersion::parse(text).to_string() == text
         || is_pseudonym(text, cluster_uid)
@@ -90,4 +78,142 @@ fn is_pseudonym(text: &str, cluster_uid: &str) -> bool {
     };
     let raw = uuid::Uuid::try_parse(cluster_uid).ok();
     uuid.get_version_num() == 5 && uuid.hyphenated().to_string() == text && raw != Some(uuid)
+}
+
+/// The strings of a case, as the leak guard's rule sorts them.
+#[derive(Debug, Default)]
+pub struct CaseStrings {
+    pub identifying: Vec<String>,
+    pub non_identifying: Vec<String>,
+}
+
+impl CaseStrings {
+    pub fn of(case: &Case) -> Self {
+        let mut strings = CaseStrings::default();
+        strings
+            .identifying
+            .push(case.installation.cluster_uid.render());
+        strings.non_identifying.extend([
+            case.installation.kamaji_version.render(),
+            case.installation.kubernetes_version.render(),
+        ]);
+        match &case.event {
+            EventModel::Created(tcp) | EventModel::Deleted(tcp) => strings.add_tcp(tcp),
+            EventModel::Updated { previous, current } => {
+                strings.add_tcp(previous);
+                strings.add_tcp(current);
+            }
+            EventModel::Heartbeat { tcps, data_stores } => {
+                tcps.iter().for_each(|tcp| strings.add_tcp(tcp));
+                for store in data_stores {
+                    strings.identifying.push(store.name.render());
+                    strings
+                        .identifying
+                        .extend(store.used_by.iter().map(Text::render));
+                    strings.non_identifying.push(store.driver.render());
+                }
+            }
+        }
+        strings
+    }
+
+    fn add_tcp(&mut self, tcp: &TcpModel) {
+        let identifying = [&tcp.name, &tcp.namespace, &tcp.uid]
+            .into_iter()
+            .chain(
+                tcp.labels
+                    .iter()
+                    .chain(&tcp.annotations)
+                    .flat_map(|(k, v)| [k, v]),
+            )
+            .chain(
+                tcp.owners
+                    .iter()
+                    .flat_map(|owner| [&owner.name, &owner.uid]),
+            )
+            .chain(
+                tcp.ingress
+                    .iter()
+                    .filter_map(|(hostname, _)| hostname.as_ref()),
+            )
+            .chain(tcp.gateway.iter().flatten())
+            .chain(
+                [&tcp.network_address, &tcp.endpoint, &tcp.data_store]
+                    .into_iter()
+                    .flatten(),
+            );
+        self.identifying.extend(identifying.map(Text::render));
+        let non_identifying = [
+            &tcp.desired_version,
+            &tcp.installed_version,
+            &tcp.status,
+            &tcp.service_type,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(tcp.ingress.iter().filter_map(|(_, class)| class.as_ref()))
+        .chain(
+            tcp.owners
+                .iter()
+                .flat_map(|owner| [&owner.kind, &owner.api_version]),
+        );
+        self.non_identifying
+            .extend(non_identifying.map(Text::render));
+    }
+}
+
+/// The first identifying string of the case that `body` carries, by the
+/// leak guard's rule (host/src/leak_guard.rs), found the slow, obvious way:
+/// every body string against every identifying string.
+pub fn copied_input(body: &str, strings: &CaseStrings) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let mut body_strings = Vec::new();
+    collect_strings(&value, &mut body_strings);
+    body_strings.retain(|text| !is_declared(text));
+    let body_strings: Vec<String> = body_strings.iter().map(|s| s.to_lowercase()).collect();
+    let exempt: Vec<String> = strings
+        .non_identifying
+        .iter()
+        .map(|value| value.trim().to_lowercase())
+        .collect();
+    strings
+        .identifying
+        .iter()
+        .map(|value| value.trim().to_lowercase())
+        .filter(|needle| !needle.is_empty() && !exempt.contains(needle))
+        .find(|needle| body_strings.iter().any(|text| carries(text, needle)))
+}
+
+fn collect_strings<'v>(value: &'v Value, into: &mut Vec<&'v str>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                into.push(key);
+                collect_strings(value, into);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_strings(item, into)),
+        Value::String(text) => into.push(text),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// Whether `text` carries `needle`: whole when the needle has fewer than
+/// three letters or digits, else as a token.
+fn carries(text: &str, needle: &str) -> bool {
+    if needle.chars().filter(|c| c.is_alphanumeric()).count() < 3 {
+        return text == needle;
+    }
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || !c.is_ascii());
+    // Every place, overlapping ones too: `match_indices` would skip those.
+    let places = text.char_indices().map(|(at, _)| at);
+    places
+        .filter(|&at| text[at..].starts_with(needle))
+        .any(|at| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + needle.len()..].chars().next();
+            let joins_before = word(needle.chars().next()) && word(before);
+            let joins_after = word(needle.chars().next_back()) && word(after);
+            !joins_before && !joins_after
+        })
 }

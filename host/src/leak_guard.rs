@@ -13,26 +13,38 @@
 //!
 //! 1. The body must be JSON; anything else is blocked. Every string in it,
 //!    object keys included (and the strings of duplicate keys, which a
-//!    receiver may read), is taken unescaped: `"\u0061cme"` is `acme`.
-//! 2. An identifying string, trimmed of ASCII whitespace, is looked for only
-//!    if it has at least three letters or digits: `1`, `a-b` or `v1`
-//!    identify nothing. Nor does a version number, `v` then only digits and
-//!    dots (`v1.30.2`, `v1.30`): it is the shape of every version a body
-//!    carries, and a plugin re-renders versions (`1.30.2` is sent as
-//!    `v1.30.2`), so a hostname `v1.30.2` could not be told from the TCP's
-//!    version, while it tells nothing about the TCP that the version does not.
-//! 3. It is found when a body string contains it, ignoring ASCII case, as a
+//!    receiver may read), is taken unescaped (`"\u0061cme"` is `acme`) and
+//!    lower-cased (Unicode), as is every identifying string, trimmed of
+//!    whitespace.
+//! 2. An identifying string is found when a body string contains it as a
 //!    token: where it starts or ends with a letter or digit, the body's
 //!    character beside it is not one. So `acme` is found in `acme`,
-//!    `acme-prod` or `tcp/ACME`, but not in `acmeprod`, nor in the hex digits
-//!    of a pseudonym that happen to spell a label value like `face`.
-//! 4. A string found is let through if it is part of the vocabulary that
-//!    bodies are made of legitimately: a non-identifying input of the same
-//!    event (versions, statuses, service types, ingress classes, drivers,
-//!    owner kinds and API versions, the installation's versions), Kamaji's
-//!    enumerations, or a word of Kamaji's wire format. A TCP named `Ready`, a
-//!    label `v1.27.0` (the TCP's version) or a namespace `tenant` (as in
-//!    `tenant_control_plane`) cannot be told from what the body may say anyway.
+//!    `acme-prod`, `tcp/ACME` or `payments.acme.example/v1`, but not in
+//!    `acmeprod`, nor in the hex digits of a pseudonym that happen to spell a
+//!    label value like `face`. A version-shaped name (`v1.28.7`) is a name
+//!    like any other.
+//! 3. **Short strings** (fewer than three letters or digits: `1`, `a-b`,
+//!    `v1`) are found only when a body string is exactly that string. As
+//!    tokens they would be found everywhere (`v1` in every version, `1` in
+//!    every pseudonym) and block every body; checked whole, they still stop
+//!    a plugin that copies them into a value of their own. An empty string
+//!    identifies nothing.
+//! 4. Two things are let through, and no others:
+//!    - an identifying string that is *exactly* a non-identifying value of
+//!      the same event (a version, status, service type, ingress class,
+//!      driver, owner kind or API version, an installation version): a TCP
+//!      named `Ready` cannot be told from its status;
+//!    - a body string that is exactly a *declared word* of the loaded plugin:
+//!      a segment of a field name or a word of a field's meaning in its
+//!      `describe` ([`DeclaredWords`]). The plugin published them before it
+//!      saw any input, so they are no copy of it: a namespace `kamaji` is
+//!      not found in the key `kamaji_version`. Only whole body strings are
+//!      let through this way; a word the plugin declared cannot hide a copy
+//!      inside it.
+//!
+//!    There is no vocabulary of the default plugin's in the host, and no
+//!    substring exemption: `acme` inside an owner's `apiVersion` is still
+//!    `acme`.
 //!
 //! It catches copies, not encodings: a value hashed, reversed or base64-coded
 //! passes. Keeping plugins honest about those is the sandbox's and the
@@ -45,69 +57,61 @@
 //! not in the body is nearly always ruled out by that bitset in a read or two.
 //! One that passes is looked up in the index, and only the places of its
 //! rarest trigram are compared, so a large body does not multiply the work.
-//! The vocabulary is only built when some string is found. A 100,000-TCP
+//! The exemptions are only built when some string is found. A 100,000-TCP
 //! heartbeat (about two million identifying strings) against a 400-byte body
 //! takes about 100 ms on one core (release build), most of it reading the
 //! strings from memory.
 
-use std::collections::{BTreeSet, HashMap};
-use std::convert::Infallible;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::ControlFlow;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::plugin::bindings::{DataStore, Event, Installation, KeyValue, TenantControlPlane};
+use crate::plugin::bindings::{
+    DataStore, Description, Event, Installation, KeyValue, TenantControlPlane,
+};
 
-/// Identifying strings with fewer letters and digits than this are not looked for.
-const MIN_ALPHANUMERICS: usize = 3;
+/// Identifying strings with fewer letters and digits than this are only
+/// looked for as whole body strings (rule 3).
+const MIN_TOKEN_ALPHANUMERICS: usize = 3;
 
-/// Kamaji's enumerations and the field names and values of its wire format v1
-/// (see kamaji-telemetry-facts.md), which bodies are made of. Compared without
-/// regard to ASCII case.
-const VOCABULARY: &[&str] = &[
-    // TenantControlPlane statuses.
-    "Unknown",
-    "Provisioning",
-    "CertificateAuthorityRotating",
-    "Upgrading",
-    "Migrating",
-    "Ready",
-    "NotReady",
-    "Sleeping",
-    "WriteLimited",
-    // Service types and exposures.
-    "ClusterIP",
-    "NodePort",
-    "LoadBalancer",
-    "ingress",
-    "gateway",
-    // DataStore drivers.
-    "etcd",
-    "PostgreSQL",
-    "MySQL",
-    "NATS",
-    // The wire format's field names and normalised values.
-    "uuid",
-    "kamaji_version",
-    "kubernetes_version",
-    "tenant_control_plane",
-    "running",
-    "not_ready",
-    "datastores",
-    "postgres",
-    "count",
-    "used_by_count",
-    "tcp_version",
-    "old_tcp_version",
-    "new_tcp_version",
-    "status",
-    "cluster_api",
-    "network_profile",
-    "load_balancer",
-    "node_port",
-    "cluster_ip",
-];
+/// The words a plugin declared in its description, before it saw any input,
+/// lower-cased: body strings that are exactly one of them are not searched
+/// (rule 4 of the module docs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeclaredWords(HashSet<String>);
+
+impl DeclaredWords {
+    /// The segments of every field name (`tenant_control_plane.running` gives
+    /// `tenant_control_plane` and `running`) and the words (runs of letters,
+    /// digits and `_`) of every field's meaning.
+    pub fn of(description: &Description) -> Self {
+        let mut words = HashSet::new();
+        for field in &description.fields {
+            words.extend(field.name.split('.').map(str::to_lowercase));
+            words.extend(
+                field
+                    .meaning
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .filter(|word| !word.is_empty())
+                    .map(str::to_lowercase),
+            );
+        }
+        words.remove("");
+        DeclaredWords(words)
+    }
+
+    /// Whether `lower_case` is one of the words.
+    pub fn contains(&self, lower_case: &str) -> bool {
+        self.0.contains(lower_case)
+    }
+
+    /// The words, lower-cased, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
 
 /// Why a body is blocked. Its text goes to logs, so it names the input field,
 /// never the value.
@@ -126,9 +130,15 @@ pub enum Leak {
 }
 
 /// The first identifying string of the event or installation that the body
-/// contains, by the rule of the module docs.
-pub fn find_leak(event: &Event, installation: &Installation, body: &str) -> Option<Leak> {
-    let index = match BodyIndex::new(body) {
+/// contains, by the rule of the module docs, given the words the plugin that
+/// built the body declared.
+pub fn find_leak(
+    declared: &DeclaredWords,
+    event: &Event,
+    installation: &Installation,
+    body: &str,
+) -> Option<Leak> {
+    let index = match BodyIndex::new(body, declared) {
         Ok(index) => index,
         Err(error) => {
             return Some(Leak::NotJson {
@@ -137,29 +147,17 @@ pub fn find_leak(event: &Event, installation: &Installation, body: &str) -> Opti
             });
         }
     };
-    let mut vocabulary = None;
-    let mut needle = String::new();
-    let found = for_each_input(event, installation, &mut |input| {
-        let Input::Identifying(field, value) = input else {
-            return ControlFlow::Continue(());
-        };
-        let value = value.trim_ascii();
-        // The cheap test first: most strings are ruled out by it.
-        if !index.may_contain(value) || !identifies(value) {
-            return ControlFlow::Continue(());
-        }
-        needle.clear();
-        needle.push_str(value);
-        needle.make_ascii_lowercase();
-        let leaks = index.contains_token(needle.as_bytes())
-            && !vocabulary
-                .get_or_insert_with(|| Vocabulary::of(event, installation))
-                .contains(&needle);
-        if leaks {
+    let mut search = Search {
+        index: &index,
+        whole_strings: None,
+        exempt: None,
+        needle: String::new(),
+    };
+    let found = for_each_input(event, installation, &mut |input| match input {
+        Input::Identifying(field, value) if search.finds(value, event, installation) => {
             ControlFlow::Break(field)
-        } else {
-            ControlFlow::Continue(())
         }
+        _ => ControlFlow::Continue(()),
     });
     match found {
         ControlFlow::Break(field) => Some(Leak::Value { field }),
@@ -167,23 +165,70 @@ pub fn find_leak(event: &Event, installation: &Installation, body: &str) -> Opti
     }
 }
 
-/// Whether a string can identify anything (rule 2 of the module docs).
-fn identifies(value: &str) -> bool {
-    !is_version_number(value)
-        && value
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .nth(MIN_ALPHANUMERICS - 1)
-            .is_some()
+/// One body searched for one event's identifying strings. What only some
+/// searches need is built on first use.
+struct Search<'i> {
+    index: &'i BodyIndex,
+    /// The body's strings, for short identifying strings (rule 3).
+    whole_strings: Option<HashSet<&'i [u8]>>,
+    /// The event's non-identifying values, lower-cased (rule 4).
+    exempt: Option<HashSet<String>>,
+    /// The identifying string being looked for, lower-cased.
+    needle: String,
 }
 
-/// `v` or `V`, then digits and dots only.
-fn is_version_number(value: &str) -> bool {
-    value.strip_prefix(['v', 'V']).is_some_and(|number| {
-        number
-            .bytes()
-            .all(|byte| byte.is_ascii_digit() || byte == b'.')
-    })
+impl<'i> Search<'i> {
+    fn finds(&mut self, value: &str, event: &Event, installation: &Installation) -> bool {
+        let value = value.trim();
+        // The cheap test first: most strings are ruled out by it. It folds
+        // ASCII case only, so other strings are lower-cased before it, and
+        // it needs a trigram.
+        if value.len() >= 3 && value.is_ascii() && !self.index.may_contain(value.as_bytes()) {
+            return false;
+        }
+        self.needle.clear();
+        if value.is_ascii() {
+            self.needle.push_str(value);
+            self.needle.make_ascii_lowercase();
+        } else {
+            self.needle.push_str(&value.to_lowercase());
+        }
+        let needle = self.needle.as_bytes();
+        let present = if is_short(&self.needle) {
+            !needle.is_empty()
+                && self
+                    .whole_strings
+                    .get_or_insert_with(|| self.index.strings().collect())
+                    .contains(needle)
+        } else {
+            self.index.may_contain(needle) && self.index.contains_token(needle)
+        };
+        present
+            && !self
+                .exempt
+                .get_or_insert_with(|| non_identifying_values(event, installation))
+                .contains(&self.needle)
+    }
+}
+
+/// Fewer letters and digits than a token needs (rule 3).
+fn is_short(value: &str) -> bool {
+    value
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .nth(MIN_TOKEN_ALPHANUMERICS - 1)
+        .is_none()
+}
+
+fn non_identifying_values(event: &Event, installation: &Installation) -> HashSet<String> {
+    let mut values = HashSet::new();
+    let _ = for_each_input::<()>(event, installation, &mut |input| {
+        if let Input::NonIdentifying(value) = input {
+            values.insert(value.trim().to_lowercase());
+        }
+        ControlFlow::Continue(())
+    });
+    values
 }
 
 /// One string of an event's input.
@@ -191,7 +236,7 @@ enum Input<'a> {
     /// Identifying, with its field's path.
     Identifying(&'static str, &'a str),
     /// Not identifying: a value that may flow into bodies as it is.
-    Vocabulary(&'a str),
+    NonIdentifying(&'a str),
 }
 
 /// Calls `visit` with every string of the input, until it breaks.
@@ -204,8 +249,8 @@ fn for_each_input<B>(
         "installation.cluster-uid",
         &installation.cluster_uid,
     ))?;
-    visit(Input::Vocabulary(&installation.kamaji_version))?;
-    visit(Input::Vocabulary(&installation.kubernetes_version))?;
+    visit(Input::NonIdentifying(&installation.kamaji_version))?;
+    visit(Input::NonIdentifying(&installation.kubernetes_version))?;
     match event {
         Event::Created(tcp) | Event::Deleted(tcp) => tenant_control_plane_inputs(tcp, visit),
         Event::Updated(update) => {
@@ -228,7 +273,7 @@ fn tenant_control_plane_inputs<B>(
     tcp: &TenantControlPlane,
     visit: &mut impl FnMut(Input<'_>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
-    use Input::{Identifying, Vocabulary};
+    use Input::{Identifying, NonIdentifying};
     visit(Identifying("tenant-control-plane.name", &tcp.name))?;
     visit(Identifying(
         "tenant-control-plane.namespace",
@@ -254,8 +299,8 @@ fn tenant_control_plane_inputs<B>(
             "tenant-control-plane.owner-references.uid",
             &owner.uid,
         ))?;
-        visit(Vocabulary(&owner.kind))?;
-        visit(Vocabulary(&owner.api_version))?;
+        visit(NonIdentifying(&owner.kind))?;
+        visit(NonIdentifying(&owner.api_version))?;
     }
     let ingress = tcp.ingress.as_ref();
     let identifying = [
@@ -281,15 +326,15 @@ fn tenant_control_plane_inputs<B>(
             visit(Identifying(field, value))?;
         }
     }
-    let vocabulary = [
+    let non_identifying = [
         tcp.desired_version.as_deref(),
         tcp.installed_version.as_deref(),
         tcp.status.as_deref(),
         tcp.service_type.as_deref(),
         ingress.and_then(|ingress| ingress.class_name.as_deref()),
     ];
-    for value in vocabulary.into_iter().flatten() {
-        visit(Vocabulary(value))?;
+    for value in non_identifying.into_iter().flatten() {
+        visit(NonIdentifying(value))?;
     }
     ControlFlow::Continue(())
 }
@@ -299,36 +344,11 @@ fn data_store_inputs<B>(
     visit: &mut impl FnMut(Input<'_>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
     visit(Input::Identifying("data-store.name", &data_store.name))?;
-    visit(Input::Vocabulary(&data_store.driver))?;
+    visit(Input::NonIdentifying(&data_store.driver))?;
     for user in &data_store.used_by {
         visit(Input::Identifying("data-store.used-by", user))?;
     }
     ControlFlow::Continue(())
-}
-
-/// The lower-cased words that bodies are made of legitimately: an identifying
-/// string inside one of them identifies nothing.
-struct Vocabulary(Vec<String>);
-
-impl Vocabulary {
-    fn of(event: &Event, installation: &Installation) -> Self {
-        let mut words: BTreeSet<String> = VOCABULARY
-            .iter()
-            .map(|word| word.to_ascii_lowercase())
-            .collect();
-        let ControlFlow::Continue(()) =
-            for_each_input::<Infallible>(event, installation, &mut |input| {
-                if let Input::Vocabulary(value) = input {
-                    words.insert(value.trim().to_ascii_lowercase());
-                }
-                ControlFlow::Continue(())
-            });
-        Vocabulary(words.into_iter().collect())
-    }
-
-    fn contains(&self, needle: &str) -> bool {
-        self.0.iter().any(|word| word.contains(needle))
-    }
 }
 
 /// Stands between the body's strings in the index. Its places are recorded,
@@ -336,21 +356,38 @@ impl Vocabulary {
 /// holds a NUL itself.
 const SEPARATOR: u8 = 0;
 
-/// The body's strings, each after a separator, and where the separators are.
-#[derive(Default)]
-struct Strings {
+/// The body's strings, lower-cased, each after a separator, and where the
+/// separators are; the plugin's declared words are left out (rule 4).
+struct Strings<'d> {
     text: Vec<u8>,
     separators: Vec<usize>,
+    declared: &'d DeclaredWords,
 }
 
-impl Strings {
+impl Strings<'_> {
     fn push_separator(&mut self) {
         self.separators.push(self.text.len());
         self.text.push(SEPARATOR);
     }
+
+    fn push(&mut self, value: &str) {
+        let start = self.text.len();
+        self.push_separator();
+        if value.is_ascii() {
+            self.text.extend_from_slice(value.as_bytes());
+            self.text[start + 1..].make_ascii_lowercase();
+        } else {
+            self.text.extend_from_slice(value.to_lowercase().as_bytes());
+        }
+        let pushed = std::str::from_utf8(&self.text[start + 1..]).unwrap_or_default();
+        if self.declared.contains(pushed) {
+            self.text.truncate(start);
+            self.separators.pop();
+        }
+    }
 }
 
-/// The body's strings, lower-cased (ASCII), indexed by trigram.
+/// The body's strings, lower-cased, indexed by trigram.
 struct BodyIndex {
     /// Every string, each after a separator, and one separator at the end:
     /// every byte of a string has a neighbour on both sides.
@@ -369,20 +406,19 @@ struct BodyIndex {
 const SEEN_BITS: usize = 1 << 16;
 
 impl BodyIndex {
-    fn new(body: &str) -> Result<Self, serde_json::Error> {
+    fn new(body: &str, declared: &DeclaredWords) -> Result<Self, serde_json::Error> {
         let mut strings = Strings {
             text: Vec::with_capacity(body.len() + 1),
             separators: Vec::new(),
+            declared,
         };
         let mut deserializer = serde_json::Deserializer::from_str(body);
         StringCollector(&mut strings).deserialize(&mut deserializer)?;
         deserializer.end()?;
         strings.push_separator();
         let Strings {
-            mut text,
-            separators,
+            text, separators, ..
         } = strings;
-        text.make_ascii_lowercase();
         let mut trigrams: HashMap<u32, Vec<usize>> = HashMap::new();
         let mut seen = vec![0; SEEN_BITS / 64];
         for (start, key) in trigram_keys(&text).enumerate() {
@@ -398,10 +434,17 @@ impl BodyIndex {
         })
     }
 
+    /// The body's strings, each whole.
+    fn strings(&self) -> impl Iterator<Item = &[u8]> {
+        self.separators
+            .windows(2)
+            .filter_map(|pair| self.text.get(pair[0] + 1..pair[1]))
+    }
+
     /// False if `value`, in any ASCII case, is certainly not in the body.
-    fn may_contain(&self, value: &str) -> bool {
+    fn may_contain(&self, value: &[u8]) -> bool {
         value.len() >= 3
-            && trigram_keys(value.as_bytes()).all(|key| {
+            && trigram_keys(value).all(|key| {
                 let bit = seen_bit(key);
                 self.seen[bit / 64] & (1 << (bit % 64)) != 0
             })
@@ -480,9 +523,9 @@ fn is_word(byte: u8) -> bool {
 /// Appends every string of a JSON value to a text, object keys included, each
 /// after a separator. Unlike `serde_json::Value`, it keeps the strings of
 /// duplicate keys.
-struct StringCollector<'t>(&'t mut Strings);
+struct StringCollector<'t, 'd>(&'t mut Strings<'d>);
 
-impl<'de> DeserializeSeed<'de> for StringCollector<'_> {
+impl<'de> DeserializeSeed<'de> for StringCollector<'_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -490,7 +533,7 @@ impl<'de> DeserializeSeed<'de> for StringCollector<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for StringCollector<'_> {
+impl<'de> Visitor<'de> for StringCollector<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -498,8 +541,7 @@ impl<'de> Visitor<'de> for StringCollector<'_> {
     }
 
     fn visit_str<E>(self, value: &str) -> Result<(), E> {
-        self.0.push_separator();
-        self.0.text.extend_from_slice(value.as_bytes());
+        self.0.push(value);
         Ok(())
     }
 
@@ -543,15 +585,45 @@ impl<'de> Visitor<'de> for StringCollector<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::bindings::{FieldDoc, Fleet, Route};
 
     fn index(body: &str) -> BodyIndex {
-        BodyIndex::new(body).expect("a JSON body")
+        BodyIndex::new(body, &DeclaredWords::default()).expect("a JSON body")
     }
 
     #[test]
-    fn the_index_holds_keys_values_and_duplicates_unescaped() {
-        let index = index(r#"{"A\u0062c": ["x", 1, true, null, {"k": "dup"}], "k": "Dup"}"#);
-        assert_eq!(index.text, b"\0abc\0x\0k\0dup\0k\0dup\0");
+    fn the_index_holds_keys_values_and_duplicates_unescaped_and_lower_cased() {
+        let index = index(r#"{"A\u0062c": ["x", 1, true, null, {"k": "dup"}], "k": "DÜP"}"#);
+        assert_eq!(index.text, "\0abc\0x\0k\0dup\0k\0düp\0".as_bytes());
+        let strings: Vec<&[u8]> = index.strings().collect();
+        assert_eq!(strings[0], b"abc");
+        assert_eq!(strings.len(), 6);
+    }
+
+    #[test]
+    fn declared_words_are_left_out_of_the_index_whole_only() {
+        let description = Description {
+            name: "p".into(),
+            version: "0".into(),
+            wire_schema: "s".into(),
+            fields: vec![FieldDoc {
+                name: "kamaji_version.inner".into(),
+                route: Route::Stats,
+                meaning: "One of load_balancer or Ready (see spec.x).".into(),
+                example: "\"acme\"".into(),
+            }],
+        };
+        let declared = DeclaredWords::of(&description);
+        for word in ["kamaji_version", "inner", "load_balancer", "ready", "spec"] {
+            assert!(declared.contains(word), "{word}");
+        }
+        assert!(!declared.contains("acme"), "examples declare nothing");
+        let index = BodyIndex::new(
+            r#"{"kamaji_version": "READY", "note": "kamaji_version-acme"}"#,
+            &declared,
+        )
+        .expect("JSON");
+        assert_eq!(index.text, b"\0note\0kamaji_version-acme\0");
     }
 
     #[test]
@@ -583,12 +655,12 @@ mod tests {
     }
 
     #[test]
-    fn version_numbers_identify_nothing_but_addresses_do() {
-        for value in ["v1.30.2", "V1.30", "v1.30.2.", "v10000.0.0"] {
-            assert!(!identifies(value), "{value}");
+    fn short_strings_are_those_with_fewer_than_three_letters_or_digits() {
+        for value in ["", "1", "v1", "a-b", "--", "é1"] {
+            assert!(is_short(value), "{value}");
         }
-        for value in ["10.0.0.1", "v1.30.2-eks", "v1.30.2x", "acme", "1.30.2"] {
-            assert!(identifies(value), "{value}");
+        for value in ["abc", "v1.3", "1.30.2", "a-b-c", "ééé"] {
+            assert!(!is_short(value), "{value}");
         }
     }
 
@@ -599,13 +671,14 @@ mod tests {
             kamaji_version: String::new(),
             kubernetes_version: String::new(),
         };
-        let event = Event::Heartbeat(crate::plugin::bindings::Fleet {
+        let event = Event::Heartbeat(Fleet {
             tenant_control_planes: Vec::new(),
             data_stores: Vec::new(),
         });
+        let declared = DeclaredWords::default();
         for (body, line, column) in [("{\"a\": }", 1, 7), ("{} {}", 1, 4), ("", 1, 0)] {
             assert_eq!(
-                find_leak(&event, &installation, body),
+                find_leak(&declared, &event, &installation, body),
                 Some(Leak::NotJson { line, column }),
                 "{body:?}"
             );

@@ -63,9 +63,12 @@ pub fn run(plugin: &Plugin, installation: &Installation, event: &Event) -> Outco
     match plugin.handle(installation, event) {
         Err(error) => Outcome::Failed(error),
         Ok(None) => Outcome::Nothing,
-        Ok(Some(payload)) => match leak_guard::find_leak(event, installation, &payload.body) {
-            Some(leak) => Outcome::Blocked(leak),
-            None => Outcome::Ready(payload),
-        },
+        Ok(Some(payload)) => {
+            match leak_guard::find_leak(plugin.declared_words(), event, installation, &payload.body)
+            {
+                Some(leak) => Outcome::Blocked(leak),
+                None => Outcome::Ready(payload),
+            }
+        }
     }
 }

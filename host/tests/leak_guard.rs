@@ -1,11 +1,15 @@
 //! The leak guard against bodies that copy identifying input, and against
-//! clean bodies that merely share the input's vocabulary.
+//! clean bodies that merely share the input's values or the words the
+//! default plugin declares.
 
-use kamaji_telemetry::leak_guard::{Leak, find_leak};
+use std::sync::OnceLock;
+
+use kamaji_telemetry::leak_guard::{DeclaredWords, Leak, find_leak};
 use kamaji_telemetry::plugin::bindings::{
     DataStore, Event, Fleet, GatewayExposure, IngressExposure, Installation, KeyValue,
     OwnerReference, TcpUpdate, TenantControlPlane,
 };
+use kamaji_telemetry::plugin::{DEFAULT_PLUGIN, PluginRuntime, SandboxLimits};
 use proptest::prelude::*;
 
 const CLUSTER_UID: &str = "6f1e3b0c-2d4a-4b8e-9c7f-1a2b3c4d5e6f";
@@ -81,14 +85,27 @@ fn heartbeat(tenant_control_planes: Vec<TenantControlPlane>) -> Event {
     })
 }
 
-/// Kamaji's create body for `acme_prod`, as a redacting plugin builds it.
-const CLEAN_CREATE: &str = r#"{"kamaji_version":"v1.0.0","kubernetes_version":"v1.26.12-eks-5e0fdde","tcp_version":"v1.27.0","cluster_api":true,"network_profile":"ingress"}"#;
+/// Kamaji's create body for `acme_prod`, as a redacting plugin builds it:
+/// the raw version's provider suffix would carry the label `cloud: eks`.
+const CLEAN_CREATE: &str = r#"{"kamaji_version":"v1.0.0","kubernetes_version":"v1.26.12","tcp_version":"v1.27.0","cluster_api":true,"network_profile":"ingress"}"#;
 
 /// Kamaji's stats body, with the cluster uid pseudonymised.
 const CLEAN_STATS: &str = r#"{"uuid":"9c4e5f2cface9e0b1d7a3c6e8f2b4d6a8c0e2f4b6d8a0c2e4f6b8d0a2c4e6f8b","kamaji_version":"v1.0.0","kubernetes_version":"v1.26","tenant_control_plane":{"running":1,"upgrading":0,"not_ready":0,"sleeping":0},"datastores":{"etcd":{"count":0,"used_by_count":0},"postgres":{"count":1,"used_by_count":1},"mysql":{"count":0,"used_by_count":0},"nats":{"count":0,"used_by_count":0}}}"#;
 
+/// The words the embedded default plugin declares, as the host loads it.
+fn default_plugin_words() -> &'static DeclaredWords {
+    static WORDS: OnceLock<DeclaredWords> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        let runtime = PluginRuntime::new(SandboxLimits::default(), None).expect("engine");
+        let plugin = runtime
+            .load(DEFAULT_PLUGIN)
+            .expect("the default plugin loads");
+        plugin.declared_words().clone()
+    })
+}
+
 fn leak_in(event: &Event, body: &str) -> Option<Leak> {
-    find_leak(event, &installation(), body)
+    find_leak(default_plugin_words(), event, &installation(), body)
 }
 
 #[test]
@@ -96,8 +113,16 @@ fn clean_bodies_pass() {
     let created = Event::Created(acme_prod());
     assert_eq!(leak_in(&created, CLEAN_CREATE), None);
     assert_eq!(leak_in(&heartbeat(vec![acme_prod()]), CLEAN_STATS), None);
-    let delete = r#"{"kamaji_version":"v1.0.0","kubernetes_version":"v1.26.12-eks-5e0fdde","tcp_version":"v1.27.0","status":"Ready"}"#;
+    let delete = r#"{"kamaji_version":"v1.0.0","kubernetes_version":"v1.26.12","tcp_version":"v1.27.0","status":"Ready"}"#;
     assert_eq!(leak_in(&Event::Deleted(acme_prod()), delete), None);
+    // A raw provider suffix is a token of its own: the label `cloud: eks`.
+    let raw = delete.replace("v1.26.12", "v1.26.12-eks-5e0fdde");
+    assert_eq!(
+        leak_in(&Event::Deleted(acme_prod()), &raw),
+        Some(Leak::Value {
+            field: "tenant-control-plane.labels"
+        })
+    );
 }
 
 #[test]
@@ -229,14 +254,16 @@ fn escaped_cased_and_embedded_copies_are_caught() {
 }
 
 #[test]
-fn short_and_vocabulary_values_cause_no_false_blocks() {
+fn values_of_the_event_and_declared_words_cause_no_false_blocks() {
     let tcp = TenantControlPlane {
+        // Exactly the TCP's status, and a word of the wire format's keys.
         name: "Ready".to_string(),
-        namespace: "tenant".to_string(),
+        namespace: "kamaji".to_string(),
         labels: vec![
             key_value("ok", "1"),
             key_value("version", "v1.27.0"),
             key_value("status", "running"),
+            key_value("component", "tenant_control_plane"),
         ],
         ..acme_prod()
     };
@@ -244,8 +271,96 @@ fn short_and_vocabulary_values_cause_no_false_blocks() {
         previous: tcp.clone(),
         current: tcp,
     });
-    let body = r#"{"kamaji_version":"v1.0.0","kubernetes_version":"v1.26","old_tcp_version":"v1.26.3","new_tcp_version":"v1.27.0","status":"Ready","ok":"1","tenant_control_plane":{"running":1}}"#;
+    let body = r#"{"kamaji_version":"v1.0.0","kubernetes_version":"v1.26","old_tcp_version":"v1.26.3","new_tcp_version":"v1.27.0","status":"Ready","tenant_control_plane":{"running":1}}"#;
     assert_eq!(leak_in(&event, body), None);
+}
+
+#[test]
+fn a_declared_word_hides_nothing_inside_it() {
+    let tcp = TenantControlPlane {
+        namespace: "kamaji".to_string(),
+        ..acme_prod()
+    };
+    let event = Event::Created(tcp);
+    for body in [
+        r#"{"kamaji_version":"kamaji-v1.0.0"}"#,
+        r#"{"kamaji_version":"v1.0.0","tenant":"KAMAJI/tcp"}"#,
+    ] {
+        assert_eq!(
+            leak_in(&event, body),
+            Some(Leak::Value {
+                field: "tenant-control-plane.namespace"
+            }),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn version_shaped_names_are_names() {
+    for name in ["v10.0.0.5", "v1.28.7", "1.28.7"] {
+        let tcp = TenantControlPlane {
+            name: name.to_string(),
+            ..acme_prod()
+        };
+        let body = format!(r#"{{"kamaji_version":"v1.0.0","tcp_version":"{name}"}}"#);
+        assert_eq!(
+            leak_in(&Event::Created(tcp), &body),
+            Some(Leak::Value {
+                field: "tenant-control-plane.name"
+            }),
+            "{name}"
+        );
+    }
+    // The same string as the version the event carries cannot be told from it.
+    let tcp = TenantControlPlane {
+        name: "v1.27.0".to_string(),
+        ..acme_prod()
+    };
+    assert_eq!(leak_in(&Event::Created(tcp), CLEAN_CREATE), None);
+}
+
+#[test]
+fn a_value_inside_a_non_identifying_value_is_still_caught() {
+    // The namespace is a word of the owner's API group: no substring exemption.
+    let mut tcp = acme_prod();
+    tcp.namespace = "acme".to_string();
+    tcp.owner_references[0].api_version = "payments.acme.example/v1".to_string();
+    let body = r#"{"kamaji_version":"v1.0.0","owner":"payments.acme.example/v1"}"#;
+    assert_eq!(
+        leak_in(&Event::Created(tcp), body),
+        Some(Leak::Value {
+            field: "tenant-control-plane.namespace"
+        })
+    );
+}
+
+#[test]
+fn short_strings_are_caught_whole_and_only_whole() {
+    let tcp = TenantControlPlane {
+        name: "t1".to_string(),
+        labels: vec![key_value("tier", "7")],
+        ..acme_prod()
+    };
+    let event = Event::Created(tcp);
+    assert_eq!(
+        leak_in(&event, r#"{"kamaji_version":"v1.0.0","name":"T1"}"#),
+        Some(Leak::Value {
+            field: "tenant-control-plane.name"
+        })
+    );
+    assert_eq!(
+        leak_in(&event, r#"{"kamaji_version":"v1.0.0","tier":"7"}"#),
+        Some(Leak::Value {
+            field: "tenant-control-plane.labels"
+        })
+    );
+    // As parts of longer strings they are everywhere, and not looked for.
+    assert_eq!(leak_in(&event, CLEAN_CREATE), None);
+    assert_eq!(
+        leak_in(&event, r#"{"kamaji_version":"v1.0.0","x":"t1-7"}"#),
+        None
+    );
 }
 
 #[test]
@@ -317,9 +432,8 @@ proptest! {
         (value, copy) in identifying_value().prop_flat_map(|value| (Just(value.clone()), copied(value))),
         field in 0..5_usize,
         as_key in any::<bool>(),
+        nesting in 0..4_usize,
     ) {
-        // The installation's raw version is vocabulary: a copy of it is no leak.
-        prop_assume!(!installation().kubernetes_version.contains(&value));
         let mut tcp = TenantControlPlane {
             name: "x".to_string(),
             namespace: "y".to_string(),
@@ -341,11 +455,15 @@ proptest! {
             3 => { tcp.annotations.push(key_value(&value, "")); "tenant-control-plane.annotations" }
             _ => { tcp.network_address = Some(value); "tenant-control-plane.network-address" }
         };
-        let body = if as_key {
-            format!(r#"{{"kamaji_version":"v1.0.0","{copy}":1}}"#)
+        let mut inner = if as_key {
+            format!(r#"{{"{copy}":1}}"#)
         } else {
-            format!(r#"{{"kamaji_version":"v1.0.0","detail":"{copy}"}}"#)
+            format!(r#""{copy}""#)
         };
+        for level in 0..nesting {
+            inner = if level % 2 == 0 { format!("[{inner}]") } else { format!(r#"{{"n":{inner}}}"#) };
+        }
+        let body = format!(r#"{{"kamaji_version":"v1.0.0","detail":{inner}}}"#);
         prop_assert_eq!(
             leak_in(&Event::Created(tcp), &body),
             Some(Leak::Value { field: expected }),

@@ -102,7 +102,18 @@ fn output_over_the_cap_is_refused() {
         None,
     )
     .unwrap();
-    let plugin = runtime.load(DEFAULT_PLUGIN).unwrap();
+    // The host asks for the description at load: the default plugin's is
+    // far over the cap.
+    let refusal = runtime.load(DEFAULT_PLUGIN).err().expect("refused");
+    assert!(
+        matches!(
+            refusal,
+            LoadError::Describe(CallError::OutputTooLarge { cap: 8, .. })
+        ),
+        "got {refusal:?}"
+    );
+    // A plugin with an empty description loads, and its body is over the cap.
+    let plugin = runtime.load(&hostile("leak")).unwrap();
     let error = plugin
         .handle(&installation(), &created_event())
         .unwrap_err();
@@ -160,11 +171,12 @@ fn the_cache_serves_the_second_load() {
     let dir = tempfile::tempdir().unwrap();
     let cache = PrecompiledCache::new(dir.path());
     let runtime = PluginRuntime::new(limits(), Some(cache.clone())).unwrap();
-    let first = runtime.load(DEFAULT_PLUGIN).unwrap();
+    runtime.load(DEFAULT_PLUGIN).unwrap();
+    assert_eq!(cache.hits(), 0, "the first load compiles");
     let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(entries.len(), 1, "one precompiled entry");
     let second = runtime.load(DEFAULT_PLUGIN).unwrap();
-    assert_eq!(first.digest(), second.digest());
+    assert_eq!(cache.hits(), 1, "the second load did not compile");
     assert!(
         second
             .handle(&installation(), &created_event())
@@ -176,12 +188,14 @@ fn the_cache_serves_the_second_load() {
 #[test]
 fn a_corrupt_cache_entry_costs_only_a_compilation() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = PluginRuntime::new(limits(), Some(PrecompiledCache::new(dir.path()))).unwrap();
+    let cache = PrecompiledCache::new(dir.path());
+    let runtime = PluginRuntime::new(limits(), Some(cache.clone())).unwrap();
     runtime.load(DEFAULT_PLUGIN).unwrap();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         std::fs::write(entry.unwrap().path(), b"not a precompiled component").unwrap();
     }
     let plugin = runtime.load(DEFAULT_PLUGIN).expect("recompiled");
+    assert_eq!(cache.hits(), 0, "a corrupt entry is no hit");
     assert!(
         plugin
             .handle(&installation(), &created_event())

@@ -210,15 +210,16 @@ fn collect(
 pub struct Metrics(pub String);
 
 impl Metrics {
-    /// The value of one series, named as exposed (`name{label="v"}`), or 0
-    /// if it is not there.
+    /// The value of one series, named as exposed (`name{label="v"}`). A
+    /// series that is not there fails the test: the agent creates every
+    /// series at start, so a missing one is a bug, never a zero.
     pub fn value(&self, series: &str) -> f64 {
         self.0
             .lines()
             .filter_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
             .map(|value| value.trim().parse().expect("a number"))
             .next()
-            .unwrap_or(0.0)
+            .unwrap_or_else(|| panic!("no series {series} in the metrics:\n{}", self.0))
     }
 
     /// Whether a series line starting with `prefix` exists.

@@ -4,7 +4,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use kamaji_telemetry::kube;
-use kamaji_telemetry::leak_guard;
+use kamaji_telemetry::leak_guard::{self, DeclaredWords};
 use kamaji_telemetry::pipeline::Pipeline;
 use kamaji_telemetry::plugin::bindings::{Event, Installation};
 use kamaji_telemetry::plugin::{InstanceAllocation, Plugin, PluginInstance};
@@ -218,7 +218,7 @@ fn in_process(context: &Context, plugin: &Plugin, stream: &[u8], section: &mut S
             &mut || each_event(stream, |event| drop(black_box(pipeline.process(event)))),
             &mut || {
                 each_event(stream, |event| {
-                    reused_pipeline(&mut instance, &installation, event)
+                    reused_pipeline(plugin.declared_words(), &mut instance, &installation, event)
                 })
             },
         ],
@@ -241,9 +241,19 @@ fn each_event(stream: &[u8], mut f: impl FnMut(&Event)) {
 }
 
 /// What `Pipeline::process` does, on a reused instance.
-fn reused_pipeline(instance: &mut PluginInstance<'_>, installation: &Installation, event: &Event) {
+fn reused_pipeline(
+    declared: &DeclaredWords,
+    instance: &mut PluginInstance<'_>,
+    installation: &Installation,
+    event: &Event,
+) {
     if let Some(payload) = instance.handle(installation, event).expect("handle") {
-        black_box(leak_guard::find_leak(event, installation, &payload.body));
+        black_box(leak_guard::find_leak(
+            declared,
+            event,
+            installation,
+            &payload.body,
+        ));
     }
 }
 

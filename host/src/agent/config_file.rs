@@ -4,6 +4,13 @@
 //! A file whose name ends in `.toml` is TOML; any other is YAML (so JSON too).
 //! Unknown keys are refused: `disable: true` must not look like an opt-out
 //! that silently does nothing.
+//!
+//! Only a complete, valid file changes the state. A file that is being
+//! rewritten in place is empty, or holds half of its text, for a moment: an
+//! empty file (or one of comments alone) is refused like an invalid one, and
+//! a half-written `disabled: true` (`disabled:`, `disabled: t`) does not
+//! parse, so neither can turn telemetry on for that moment. `{}` (a complete
+//! mapping without the key) is telemetry on.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,15 +41,18 @@ pub struct ConfigFileError {
 }
 
 impl RuntimeConfig {
-    /// Parses the file's content; an empty file is the default (telemetry on).
+    /// Parses the file's content. One that holds no setting at all (empty,
+    /// or comments alone) is an error: it may be a file caught mid-write.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, ConfigFileError> {
         let error = |reason: String| ConfigFileError {
             path: path.to_owned(),
             reason,
         };
         let text = std::str::from_utf8(bytes).map_err(|e| error(format!("not UTF-8: {e}")))?;
-        if text.trim().is_empty() {
-            return Ok(Self::default());
+        if holds_no_setting(text) {
+            return Err(error(
+                "it holds no setting (write `disabled: false` or `disabled: true`)".into(),
+            ));
         }
         if path.extension().is_some_and(|ext| ext == "toml") {
             toml::from_str(text).map_err(|e| error(e.to_string()))
@@ -50,6 +60,14 @@ impl RuntimeConfig {
             serde_yaml_ng::from_str(text).map_err(|e| error(e.to_string()))
         }
     }
+}
+
+/// Blank lines and `#` comments alone: what YAML and TOML read as empty.
+fn holds_no_setting(text: &str) -> bool {
+    text.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#')
+    })
 }
 
 /// Applies the config file's opt-out to the running agent.
@@ -130,16 +148,33 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_file_leaves_telemetry_on() {
-        assert_eq!(
-            parse("c.yaml", "").expect("empty"),
-            RuntimeConfig::default()
-        );
-        assert_eq!(
-            parse("c.toml", " \n").expect("empty"),
-            RuntimeConfig::default()
-        );
+    fn a_file_without_a_setting_is_refused_but_an_empty_mapping_is_on() {
+        for (name, text) in [
+            ("c.yaml", ""),
+            ("c.toml", " \n"),
+            ("c.yaml", "# telemetry\n\n"),
+            ("c.toml", "# disabled = true\n"),
+        ] {
+            let error = parse(name, text).expect_err(text);
+            assert!(error.to_string().contains("no setting"), "{error}");
+        }
         assert!(!parse("c.yaml", "{}").expect("empty map").disabled);
+    }
+
+    #[test]
+    fn every_prefix_of_a_valid_file_is_refused_or_says_the_same() {
+        for (name, full) in [
+            ("c.yaml", "disabled: true\n"),
+            ("c.json", "{\"disabled\": true}"),
+            ("c.toml", "disabled = true\n"),
+        ] {
+            for end in 0..full.len() {
+                let prefix = &full[..end];
+                if let Ok(config) = parse(name, prefix) {
+                    assert!(config.disabled, "{name}: {prefix:?} turns telemetry on");
+                }
+            }
+        }
     }
 
     #[test]

@@ -332,7 +332,9 @@ mod tests {
     fn each_self_test_event_carries_identifying_strings() {
         for (name, event, _) in self_test_events() {
             let body = r#"{"copied": "selftest-tcp-q7zx"}"#;
-            let leak = crate::leak_guard::find_leak(&event, &self_test_installation(), body);
+            let declared = crate::leak_guard::DeclaredWords::default();
+            let leak =
+                crate::leak_guard::find_leak(&declared, &event, &self_test_installation(), body);
             assert!(leak.is_some(), "{name}");
         }
     }

@@ -7,6 +7,8 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -18,13 +20,23 @@ use super::load::{LoadError, invalid};
 #[derive(Debug, Clone)]
 pub struct PrecompiledCache {
     dir: PathBuf,
+    /// Loads served from an entry, without compiling: shared by clones.
+    hits: Arc<AtomicU64>,
 }
 
 impl PrecompiledCache {
     /// A cache in `dir`, created on first write. The directory must be writable
     /// only by the user running the host: its entries are loaded as native code.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            hits: Arc::default(),
+        }
+    }
+
+    /// How many loads were served from an entry, without compiling.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
     }
 
     /// The per-user default: `$XDG_CACHE_HOME/kamaji-telemetry`, else
@@ -55,7 +67,10 @@ impl PrecompiledCache {
             // `Engine::precompile_component`, into a directory owned by this
             // user; the key pins the engine's compatibility hash.
             match unsafe { Component::deserialize_file(engine, &entry) } {
-                Ok(component) => return Ok(component),
+                Ok(component) => {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(component);
+                }
                 Err(error) => {
                     tracing::warn!(entry = %entry.display(), "ignoring an unusable precompiled plugin: {error:#}")
                 }

@@ -28,6 +28,8 @@ pub enum LoadError {
     IncompatibleContract { found: String },
     #[error("the plugin does not match contract {PLUGIN_INTERFACE}@{CONTRACT_VERSION}: {0}")]
     Mismatch(String),
+    #[error("the plugin could not describe itself: {0}")]
+    Describe(#[source] super::sandbox::CallError),
 }
 
 impl LoadError {

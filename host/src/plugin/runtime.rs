@@ -73,13 +73,13 @@ impl PluginRuntime {
     pub fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
         let component = load::compile(&self.engine, bytes, self.cache.as_ref())?;
         let checked = load::check(&self.engine, &component)?;
-        Ok(Plugin::new(
+        Plugin::new(
             self.engine.clone(),
             self.epoch.clone(),
             checked,
             self.limits,
             bytes,
-        ))
+        )
     }
 
     /// The shared engine.

@@ -7,8 +7,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::{Engine, ResourceLimiter, Store, Trap};
 
 use super::bindings::{Description, Event, Installation, Payload, TelemetryPlugin};
-use super::load::CheckedPlugin;
+use super::load::{CheckedPlugin, LoadError};
 use super::runtime::{EPOCH_TICK, EpochTicker};
+use crate::leak_guard::DeclaredWords;
 use std::sync::Arc;
 
 /// The bounds of every call into a plugin.
@@ -96,6 +97,8 @@ pub struct Plugin {
     checked: CheckedPlugin,
     limits: SandboxLimits,
     digest: String,
+    /// What its description declares, for the leak guard.
+    declared: DeclaredWords,
 }
 
 impl Plugin {
@@ -105,15 +108,21 @@ impl Plugin {
         checked: CheckedPlugin,
         limits: SandboxLimits,
         bytes: &[u8],
-    ) -> Self {
+    ) -> Result<Self, LoadError> {
         let digest = hex::encode(Sha256::digest(bytes));
-        Self {
+        let mut plugin = Self {
             engine,
             _epoch: epoch,
             checked,
             limits,
             digest,
-        }
+            declared: DeclaredWords::default(),
+        };
+        // Asked once, before the plugin sees any input: the words it
+        // declares then are no copy of input (the leak guard's rule 4).
+        let description = plugin.describe().map_err(LoadError::Describe)?;
+        plugin.declared = DeclaredWords::of(&description);
+        Ok(plugin)
     }
 
     /// The SHA-256 of the component, in hex.
@@ -124,6 +133,11 @@ impl Plugin {
     /// Imports outside the contract (`wasi:*`, say) that were linked to traps.
     pub fn denied_imports(&self) -> &[String] {
         &self.checked.denied_imports
+    }
+
+    /// The words its description declared when it was loaded.
+    pub fn declared_words(&self) -> &DeclaredWords {
+        &self.declared
     }
 
     /// The limits each call runs under.

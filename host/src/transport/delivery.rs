@@ -30,6 +30,8 @@ pub enum Delivery {
         elapsed: Duration,
         last_error: Failure,
     },
+    /// Telemetry was switched off between two attempts: no more were made.
+    Abandoned { attempts: u32 },
 }
 
 impl Delivery {
@@ -38,7 +40,8 @@ impl Delivery {
         match self {
             Self::Sent { attempts }
             | Self::Rejected { attempts, .. }
-            | Self::GaveUp { attempts, .. } => *attempts,
+            | Self::GaveUp { attempts, .. }
+            | Self::Abandoned { attempts } => *attempts,
         }
     }
 
@@ -52,6 +55,7 @@ impl Delivery {
             Self::Sent { .. } => Counter::Sent,
             Self::Rejected { .. } => Counter::Rejected,
             Self::GaveUp { .. } => Counter::Failed,
+            Self::Abandoned { .. } => Counter::DroppedOptOut,
         }
     }
 }
@@ -76,6 +80,10 @@ impl fmt::Display for Delivery {
                 f,
                 "gave up after {attempts} attempt(s) in {:.1}s: {last_error}",
                 elapsed.as_secs_f64()
+            ),
+            Self::Abandoned { attempts } => write!(
+                f,
+                "abandoned after {attempts} attempt(s): telemetry was switched off"
             ),
         }
     }
@@ -120,12 +128,25 @@ impl Transport {
     /// Dropping the future cancels the delivery; the retries already made stay
     /// counted, the outcome is not.
     pub async fn send(&self, route: &str, body: &[u8]) -> Delivery {
-        let delivery = self.deliver(&self.route_url(route), body).await;
+        self.send_unless(route, body, std::future::pending()).await
+    }
+
+    /// [`Self::send`], abandoned once `give_up` resolves, but only between
+    /// attempts: a request on the wire is let finish, so that one the server
+    /// accepts is counted sent, never both delivered and dropped.
+    pub async fn send_unless(
+        &self,
+        route: &str,
+        body: &[u8],
+        give_up: impl Future<Output = ()>,
+    ) -> Delivery {
+        let delivery = self.deliver(&self.route_url(route), body, give_up).await;
         self.stats.add(delivery.counter(), 1);
         delivery
     }
 
-    async fn deliver(&self, url: &Url, body: &[u8]) -> Delivery {
+    async fn deliver(&self, url: &Url, body: &[u8], give_up: impl Future<Output = ()>) -> Delivery {
+        tokio::pin!(give_up);
         let started = Instant::now();
         let mut attempts: u32 = 0;
         let last_error = loop {
@@ -148,8 +169,12 @@ impl Transport {
                     else {
                         break failure;
                     };
+                    tokio::select! {
+                        biased;
+                        () = &mut give_up => return Delivery::Abandoned { attempts },
+                        () = tokio::time::sleep(wait) => {}
+                    }
                     self.stats.add(Counter::Retried, 1);
-                    tokio::time::sleep(wait).await;
                 }
             }
         };

@@ -96,7 +96,8 @@ struct Payload {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stop {
-    /// `drop_all`: discard the payload in flight too; the worker counts it.
+    /// `drop_all`: the payload in flight is abandoned at its next retry; a
+    /// request already on the wire finishes and is counted as it ends.
     OptOut,
     /// `close` reached its deadline: `close` counts what is left.
     Deadline,
@@ -231,8 +232,9 @@ impl QueueHandle {
         }
     }
 
-    /// Runtime opt-out: discards every queued payload, cancels the one in
-    /// flight and refuses all later ones, all counted in `dropped_opt_out`.
+    /// Runtime opt-out: discards every queued payload, abandons the one in
+    /// flight at its next retry and refuses all later ones, all counted in
+    /// `dropped_opt_out` (a request already on the wire is counted as it ends).
     /// Returns how many queued payloads were discarded (the one in flight, if
     /// any, is counted by the worker as it stops). A request already on the
     /// wire may still reach the server; nothing is sent after it.
@@ -335,15 +337,11 @@ async fn run(
     mut stop: watch::Receiver<Option<Stop>>,
 ) {
     while let Some(payload) = next_payload(&shared, &mut stop).await {
+        let opted_out = stopped_for(stop.clone(), Stop::OptOut);
         tokio::select! {
             biased;
-            reason = stopped(&mut stop) => {
-                if reason == Stop::OptOut {
-                    shared.finish_in_flight(Some(Counter::DroppedOptOut));
-                }
-                return;
-            }
-            delivery = transport.send(&payload.route, &payload.body) => {
+            () = stopped_for(stop.clone(), Stop::Deadline) => return,
+            delivery = transport.send_unless(&payload.route, &payload.body, opted_out) => {
                 log_delivery(&payload.route, &delivery);
                 shared.finish_in_flight(None)
             }
@@ -351,12 +349,19 @@ async fn run(
     }
 }
 
+/// Resolves once a stop for `reason` was requested.
+async fn stopped_for(mut stop: watch::Receiver<Option<Stop>>, reason: Stop) {
+    // The sender lives in `Shared`, which the worker holds: it cannot be
+    // dropped while this waits, so an error never ends the wait early.
+    let _ = stop.wait_for(|stop| *stop == Some(reason)).await;
+}
+
 /// Every payload that did not make it is logged with the reason, so that a
 /// summary's counts can be explained.
 fn log_delivery(route: &str, delivery: &Delivery) {
     match delivery {
         Delivery::Sent { .. } => tracing::debug!(route, "{delivery}"),
-        Delivery::Rejected { .. } | Delivery::GaveUp { .. } => {
+        Delivery::Rejected { .. } | Delivery::GaveUp { .. } | Delivery::Abandoned { .. } => {
             tracing::warn!(route, "payload not delivered: {delivery}")
         }
     }
