@@ -165,10 +165,14 @@ fn invoke(call: &str) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     for value in IDENTIFYING {
-        // A leak would be printed WAVE-escaped.
-        let escaped = string(value);
-        let escaped = &escaped[1..escaped.len() - 1];
-        assert!(!stdout.contains(escaped), "{value} leaked into {stdout}");
+        // A leak would be printed WAVE-escaped: as it is (in a report, say),
+        // or inside a JSON body, JSON-escaped first.
+        let json = serde_json::to_string(value).expect("JSON");
+        for form in [value, &json[1..json.len() - 1]] {
+            let escaped = string(form);
+            let escaped = &escaped[1..escaped.len() - 1];
+            assert!(!stdout.contains(escaped), "{value} leaked into {stdout}");
+        }
     }
     stdout
 }

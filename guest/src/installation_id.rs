@@ -96,8 +96,9 @@ mod tests {
     }
 
     #[test]
-    fn id_is_stable_and_differs_from_the_uid() {
-        assert_eq!(id(DOC_UID), id(DOC_UID));
+    fn id_differs_from_the_uid_and_between_uids() {
+        // Stability across runs and builds is pinned by the documented
+        // example above (DOC_UID gives DOC_ID).
         assert_ne!(id(DOC_UID), DOC_UID);
         assert_ne!(id(DOC_UID), id("56279633-3131-436b-b8f2-9008a49a2f13"));
     }

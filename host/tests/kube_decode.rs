@@ -17,13 +17,13 @@ fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Kamaji's sample manifests. CI copies `shared/` beside the repository; a
-/// missing folder fails the tests rather than letting them pass on nothing.
+/// Kamaji's sample manifests, kept in the repository; a missing folder fails
+/// the tests rather than letting them pass on nothing.
 fn kamaji_samples() -> PathBuf {
-    let dir = manifest_dir().join("../../shared/reference/kamaji/samples");
+    let dir = manifest_dir().join("../tests/fixtures/kamaji/samples");
     assert!(
         dir.is_dir(),
-        "Kamaji's sample manifests are missing: expected them in {} (shared/ beside the repository)",
+        "Kamaji's sample manifests are missing: expected them in {}",
         dir.display()
     );
     dir

@@ -444,5 +444,20 @@ mod tests {
             text.contains("# TYPE kamaji_telemetry_payloads_sent_total counter\n"),
             "{text}"
         );
+        assert!(
+            text.contains("kamaji_telemetry_payloads_sent_total 0\n"),
+            "{text}"
+        );
+        stats.add(crate::transport::Counter::Sent, 3);
+        stats.add(crate::transport::Counter::DroppedOptOut, 2);
+        let text = metrics.encode().expect("encodes");
+        assert!(
+            text.contains("kamaji_telemetry_payloads_sent_total 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kamaji_telemetry_payloads_dropped_total{reason=\"opt_out\"} 2\n"),
+            "{text}"
+        );
     }
 }

@@ -29,6 +29,8 @@ use reqwest::{Certificate, Client, Url};
 pub use delivery::{Delivery, Failure};
 pub use queue::{DeliveryQueue, Dropped, FlushReport, QueueError, QueueHandle};
 pub use retry::RetryPolicy;
+#[cfg(test)]
+pub(crate) use stats::Counter;
 pub use stats::{DeliveryStats, StatsSnapshot};
 
 /// Where Kamaji's telemetry backend listens.
