@@ -35,6 +35,10 @@ const OFF: Duration = Duration::from_millis(1_500);
 /// RSS before this share of the run is warm-up (compiling, caches, pools).
 const WARM_UP_SHARE: f64 = 0.25;
 const MIB: u64 = 1024 * 1024;
+/// How much RSS may grow after warm-up: RELIABILITY.md says it stays flat,
+/// and measured growth is under 1 MiB; this leaves room for the allocator's
+/// arenas, not for a leak of even a few bytes per payload over a long run.
+const RSS_GROWTH_BOUND: u64 = 4 * MIB;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -517,8 +521,9 @@ impl Accounting {
     }
 
     /// The backend's count against the agent's: no payload accepted twice,
-    /// every accepted payload one the agent counts as sent (but for
-    /// cancelled deliveries), and a 500 behind every rejection.
+    /// every accepted payload one the agent counts as sent (a switch-off
+    /// lets the request on the wire finish), and a 500 behind every
+    /// rejection.
     fn backend_checks(&self) -> Vec<(bool, String)> {
         let slack = self.accepted_but_not_counted_sent();
         let answered_500 = self.answers.get("500").copied().unwrap_or_default();
@@ -532,13 +537,10 @@ impl Accounting {
                 format!("accepted bodies without a version: {:?}", self.unknown_keys),
             ),
             (
-                (0..=i128::from(self.offs) + 1).contains(&slack),
+                slack == 0,
                 format!(
-                    "the backend accepted {} payloads, the agent counts {} sent \
-                     (at most {} cancelled deliveries can differ)",
-                    self.accepted,
-                    self.sent,
-                    self.offs + 1
+                    "the backend accepted {} payloads, the agent counts {} sent",
+                    self.accepted, self.sent
                 ),
             ),
             (
@@ -675,7 +677,7 @@ fn serve_accounts_for_every_payload_under_chaos() {
 
     let warm_up = length.mul_f64(WARM_UP_SHARE);
     let (baseline, peak) = rss.baseline_and_peak(warm_up);
-    let bound = (baseline / 2).max(32 * MIB);
+    let bound = RSS_GROWTH_BOUND;
     println!(
         "  RSS after {warm_up:?} of warm-up: {} MiB, peak {} MiB, growth {:+.1} MiB (bound +{} MiB)",
         baseline / MIB,
@@ -749,7 +751,7 @@ fn the_checks_catch_what_does_not_add_up() {
             |a| a.accepted_events.extend([(version(0), 2)]),
             "accepted twice",
         ),
-        (|a| a.accepted += 3, "the backend accepted 9"),
+        (|a| a.accepted += 1, "the backend accepted 7"),
         (|a| a.rejected += 1, "2 rejected, but only 1 answers of 500"),
         (
             |a| a.summary = Summary::parse(&summary_line(1)),

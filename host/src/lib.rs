@@ -4,7 +4,9 @@
 pub mod agent;
 pub mod kube;
 pub mod leak_guard;
+pub mod local_mode;
 pub mod optout;
+pub mod payload_line;
 pub mod pipeline;
 pub mod plugin;
 pub mod transport;

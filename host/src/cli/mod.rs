@@ -6,6 +6,7 @@ mod output;
 mod preview;
 mod send;
 mod serve;
+mod view;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -135,6 +136,8 @@ pub enum Command {
     /// Inspect the plugin.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Show what local mode recorded in a directory (`--mode local`).
+    View(view::ViewArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,6 +161,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send(args) => send::run(&cli.global, args),
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Plugin(PluginCommand::Describe(args)) => describe::run(&cli.global, args),
+        Command::View(args) => view::run(args),
     }
 }
 

@@ -1,9 +1,8 @@
-//! JSON renderings of what plugins return, for `--output json`. Fields keep
-//! the order the documentation gives them.
+//! JSON renderings of what plugins describe, for `--output json`. Fields keep
+//! the order the documentation gives them. Payloads: [`kamaji_telemetry::payload_line`].
 
-use kamaji_telemetry::plugin::bindings::{Description, FieldDoc, Payload, Redaction};
+use kamaji_telemetry::plugin::bindings::{Description, FieldDoc};
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 #[derive(Serialize)]
 struct DescriptionLine<'a> {
@@ -38,50 +37,5 @@ pub fn description_json(description: &Description) -> serde_json::Result<String>
         version: &description.version,
         wire_schema: &description.wire_schema,
         fields: description.fields.iter().map(FieldLine::from).collect(),
-    })
-}
-
-#[derive(Serialize)]
-struct PayloadLine<'a> {
-    route: &'static str,
-    body: Body<'a>,
-    redactions: Vec<RedactionLine<'a>>,
-}
-
-/// The body byte for byte as the plugin built it when it is JSON, and as a
-/// string when it is not.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Body<'a> {
-    Json(&'a RawValue),
-    Text(&'a str),
-}
-
-#[derive(Serialize)]
-struct RedactionLine<'a> {
-    field: &'a str,
-    action: &'static str,
-    reason: &'a str,
-}
-
-impl<'a> From<&'a Redaction> for RedactionLine<'a> {
-    fn from(redaction: &'a Redaction) -> Self {
-        Self {
-            field: &redaction.field,
-            action: redaction.action.as_str(),
-            reason: &redaction.reason,
-        }
-    }
-}
-
-/// `{"route": ..., "body": {...}, "redactions": [...]}`.
-pub fn payload_json(payload: &Payload) -> serde_json::Result<String> {
-    let body = serde_json::from_str::<&RawValue>(&payload.body)
-        .map(Body::Json)
-        .unwrap_or(Body::Text(&payload.body));
-    serde_json::to_string(&PayloadLine {
-        route: payload.route.as_str(),
-        body,
-        redactions: payload.redactions.iter().map(RedactionLine::from).collect(),
     })
 }

@@ -9,8 +9,8 @@ use kamaji_telemetry::pipeline::Pipeline;
 use kamaji_telemetry::plugin::bindings::Payload;
 
 use super::input::{self, Totals};
-use super::output::payload_json;
 use super::{GlobalArgs, InstallationArgs, OutputFormat};
+use kamaji_telemetry::payload_line::payload_line;
 
 #[derive(Debug, Args)]
 pub struct PreviewArgs {
@@ -61,7 +61,7 @@ fn write_payload(
     payload: &Payload,
 ) -> std::io::Result<()> {
     match format {
-        OutputFormat::Json => writeln!(out, "{}", payload_json(payload)?),
+        OutputFormat::Json => writeln!(out, "{}", payload_line(payload, None)?),
         OutputFormat::Text => {
             writeln!(out, "# {label}: POST /{}", payload.route.as_str())?;
             writeln!(out, "{}", payload.body)?;
