@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kamaji_telemetry::cluster::InstallationOverrides;
 use kamaji_telemetry::plugin::bindings::Installation;
 use kamaji_telemetry::plugin::{
     DEFAULT_PLUGIN, Plugin, PluginRuntime, PrecompiledCache, SandboxLimits,
@@ -87,36 +88,42 @@ pub enum LogFormat {
     Json,
 }
 
-/// The installation the events come from.
+/// The installation the events come from. `serve --events watch` reads
+/// each one from the cluster unless it is given here.
 #[derive(Debug, Args)]
 pub struct InstallationArgs {
     /// The UID of the Service `default/kubernetes` in the management cluster
     /// (`kubectl get svc kubernetes -n default -o jsonpath='{.metadata.uid}'`).
-    /// Plugins send only a pseudonym of it.
-    #[arg(
-        long,
-        env = "KAMAJI_TELEMETRY_CLUSTER_UID",
-        default_value = "",
-        hide_default_value = true
-    )]
-    pub cluster_uid: String,
+    /// Plugins send only a pseudonym of it. [default: empty]
+    #[arg(long, env = "KAMAJI_TELEMETRY_CLUSTER_UID")]
+    pub cluster_uid: Option<String>,
 
-    /// The Kamaji controller's version.
-    #[arg(long, env = "KAMAJI_TELEMETRY_KAMAJI_VERSION", default_value = "dev")]
-    pub kamaji_version: String,
+    /// The Kamaji controller's version. [default: dev]
+    #[arg(long, env = "KAMAJI_TELEMETRY_KAMAJI_VERSION")]
+    pub kamaji_version: Option<String>,
 
     /// The management cluster's Kubernetes GitVersion (`kubectl version`).
-    #[arg(
-        long,
-        env = "KAMAJI_TELEMETRY_KUBERNETES_VERSION",
-        default_value = "Unknown"
-    )]
-    pub kubernetes_version: String,
+    /// [default: Unknown]
+    #[arg(long, env = "KAMAJI_TELEMETRY_KUBERNETES_VERSION")]
+    pub kubernetes_version: Option<String>,
 }
 
 impl InstallationArgs {
+    /// The installation as given, with defaults for what is not.
     fn installation(&self) -> Installation {
         Installation {
+            cluster_uid: self.cluster_uid.clone().unwrap_or_default(),
+            kamaji_version: self.kamaji_version.clone().unwrap_or("dev".into()),
+            kubernetes_version: self
+                .kubernetes_version
+                .clone()
+                .unwrap_or("Unknown".into()),
+        }
+    }
+
+    /// What was given, to override what the cluster says.
+    fn overrides(&self) -> InstallationOverrides {
+        InstallationOverrides {
             cluster_uid: self.cluster_uid.clone(),
             kamaji_version: self.kamaji_version.clone(),
             kubernetes_version: self.kubernetes_version.clone(),

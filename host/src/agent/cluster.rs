@@ -1,0 +1,130 @@
+//! The agent's cluster side (`--events watch`): while telemetry is on, it
+//! reads the installation, watches TenantControlPlanes and DataStores, takes
+//! part in the leader election, and beats from the watch's store. Only the
+//! leader hands events and heartbeats to the plugin; a follower keeps its
+//! store warm so that it can take over at once.
+//!
+//! While telemetry is off (the runtime config file), none of it runs: no
+//! watch, no Lease, no API call. Turning telemetry on starts it all again,
+//! from a fresh list (whose objects are not events: see `cluster::fleet`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Client;
+use tokio::sync::watch as state;
+
+use super::intake::Intake;
+use crate::cluster::{
+    ClusterHealth, Election, EventSink, FleetWatch, InstallationOverrides, InstallationReader,
+    KamajiDeployment, LeaseConfig,
+};
+use crate::pipeline::Pipeline;
+use crate::plugin::bindings::Event;
+
+/// How often a replica waiting to beat checks whether it synced and leads:
+/// two independent conditions, cheap to read, and a quarter second is
+/// nothing against a heartbeat interval of minutes.
+const READY_POLL: Duration = Duration::from_millis(250);
+
+/// Everything `--events watch` is told.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// `--kubeconfig`; `None` infers (KUBECONFIG, ~/.kube/config, in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    pub overrides: InstallationOverrides,
+    pub kamaji_deployment: Option<KamajiDeployment>,
+    pub lease: LeaseConfig,
+}
+
+/// What the cluster side works with.
+pub struct ClusterSide {
+    pub client: Client,
+    pub settings: ClusterSettings,
+    pub health: Arc<ClusterHealth>,
+    pub intake: Intake,
+    pub pipeline: Arc<Pipeline>,
+    pub heartbeat_interval: Duration,
+}
+
+/// Runs a session each time telemetry turns on, and stops it when it turns
+/// off, until the task is aborted.
+pub async fn run(side: ClusterSide, mut switch: state::Receiver<bool>) {
+    let side = Arc::new(side);
+    loop {
+        if switch.wait_for(|on| *on).await.is_err() {
+            return;
+        }
+        tracing::info!("watching the cluster");
+        let session = tokio::spawn(session(Arc::clone(&side)));
+        let switched_off = switch.wait_for(|on| !*on).await.is_ok();
+        session.abort();
+        // Wait for the session's drop guards: the watches and the Lease are
+        // stopped before anything else happens.
+        let _ = session.await;
+        if !switched_off {
+            return;
+        }
+        tracing::info!("telemetry is off: the watches and the leader election are stopped");
+    }
+}
+
+/// One session: never returns, ends when aborted (dropping its watches and
+/// its part in the election).
+async fn session(side: Arc<ClusterSide>) {
+    let reader = InstallationReader::new(
+        side.client.clone(),
+        side.settings.overrides.clone(),
+        side.settings.kamaji_deployment.clone(),
+        Arc::clone(&side.health),
+    );
+    side.pipeline.set_installation(reader.read().await);
+    let watch = FleetWatch::start(&side.client, Arc::clone(&side.health), leader_sink(&side));
+    let _election = Election::start(
+        side.client.clone(),
+        side.settings.lease.clone(),
+        Arc::clone(&side.health),
+    );
+    loop {
+        while !(side.health.is_synced() && side.health.is_leader()) {
+            tokio::time::sleep(READY_POLL).await;
+        }
+        if let Some(fleet) = watch.fleet() {
+            side.pipeline.set_installation(reader.read().await);
+            side.intake.submit(Event::Heartbeat(fleet));
+        }
+        tokio::time::sleep(jittered(side.heartbeat_interval)).await;
+    }
+}
+
+/// Hands a watch event to the plugin when this replica leads; a follower
+/// only keeps its store.
+fn leader_sink(side: &Arc<ClusterSide>) -> EventSink {
+    let (health, intake) = (Arc::clone(&side.health), side.intake.clone());
+    Arc::new(move |event| {
+        if health.is_leader() {
+            intake.submit(event);
+        }
+    })
+}
+
+/// The interval, give or take 10%: the agents of many clusters, installed
+/// at the same time, do not all beat in the same second.
+fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(rand::random_range(0.9..1.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        let interval = Duration::from_secs(300);
+        for _ in 0..1000 {
+            let beat = jittered(interval);
+            assert!(beat >= Duration::from_secs(270) && beat <= Duration::from_secs(330));
+        }
+    }
+}
