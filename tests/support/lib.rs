@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 pub mod agent;
 pub mod host;
+pub mod kube_api;
 pub mod receiver;
 
 /// The workspace root.
