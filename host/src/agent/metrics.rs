@@ -11,8 +11,8 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
-use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
@@ -462,7 +462,9 @@ mod tests {
 
     #[test]
     fn every_series_is_there_from_the_start() {
-        let text = Metrics::new(Arc::default(), None).encode().expect("encodes");
+        let text = Metrics::new(Arc::default(), None)
+            .encode()
+            .expect("encodes");
         for line in [
             "kamaji_telemetry_events_received_total{event=\"heartbeat\"} 0",
             "kamaji_telemetry_events_dropped_total{reason=\"intake_full\"} 0",

@@ -381,10 +381,7 @@ impl Parts {
         let transport = Arc::new(Transport::new(config.transport.clone())?);
         let cluster = cluster_client(config).await?;
         let health = cluster.as_ref().map(|side| Arc::clone(&side.health));
-        let metrics = Arc::new(Metrics::new(
-            Arc::clone(transport.stats()),
-            health.clone(),
-        ));
+        let metrics = Arc::new(Metrics::new(Arc::clone(transport.stats()), health.clone()));
         metrics.set_plugin(&candidate.info);
         tracing::info!("plugin {} loaded", candidate.info);
         let switch = Arc::new(Switch::new(true, Arc::clone(&metrics)));

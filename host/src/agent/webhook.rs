@@ -176,7 +176,8 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         && state.intake.is_on()
         && !cluster.is_synced()
     {
-        let message = "the watches of tenantcontrolplanes and datastores have not synced: see the logs\n";
+        let message =
+            "the watches of tenantcontrolplanes and datastores have not synced: see the logs\n";
         return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
     }
     healthz(State(state)).await

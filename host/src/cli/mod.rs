@@ -114,10 +114,7 @@ impl InstallationArgs {
         Installation {
             cluster_uid: self.cluster_uid.clone().unwrap_or_default(),
             kamaji_version: self.kamaji_version.clone().unwrap_or("dev".into()),
-            kubernetes_version: self
-                .kubernetes_version
-                .clone()
-                .unwrap_or("Unknown".into()),
+            kubernetes_version: self.kubernetes_version.clone().unwrap_or("Unknown".into()),
         }
     }
 
@@ -138,7 +135,8 @@ pub enum Command {
     /// Build the payloads from the input and send them to the telemetry backend.
     Send(send::SendArgs),
     /// Run as an agent: admission webhook, heartbeat, hot-swapped plugin, metrics.
-    Serve(serve::ServeArgs),
+    // Boxed: its many options would make every other command as large.
+    Serve(Box<serve::ServeArgs>),
     /// Inspect the plugin.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -163,7 +161,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Preview(args) => preview::run(&cli.global, args),
         Command::Send(args) => send::run(&cli.global, args),
-        Command::Serve(args) => serve::run(&cli.global, args),
+        Command::Serve(args) => serve::run(&cli.global, *args),
         Command::Plugin(PluginCommand::Describe(args)) => describe::run(&cli.global, args),
     }
 }

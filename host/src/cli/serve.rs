@@ -148,6 +148,11 @@ fn default_identity() -> String {
 }
 
 pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // The watch's store is the fleet: a file would silently be ignored.
+    anyhow::ensure!(
+        args.fleet_file.is_none() || args.events == EventSource::Webhook,
+        "--fleet-file is for --events webhook; with --events watch the fleet comes from the cluster"
+    );
     let opt_out = optout::from_process(global.disable_telemetry);
     if let Some(source) = &opt_out {
         println!(

@@ -137,7 +137,7 @@ impl Drop for FleetWatch {
 /// heartbeats over the same fleet are the same.
 fn sorted(store: &Store<DynamicObject>) -> Vec<Arc<DynamicObject>> {
     let mut objects = store.state();
-    objects.sort_by(|a, b| (a.namespace(), a.name_any()).cmp(&(b.namespace(), b.name_any())));
+    objects.sort_by_key(|object| (object.namespace(), object.name_any()));
     objects
 }
 
@@ -199,7 +199,10 @@ impl Follower {
             state.set_synced(true);
         }
         if let Some(sink) = &self.sink {
-            changes.into_iter().filter_map(Change::into_event).for_each(|event| sink(event));
+            changes
+                .into_iter()
+                .filter_map(Change::into_event)
+                .for_each(|event| sink(event));
         }
     }
 
@@ -291,7 +294,11 @@ impl Changes {
                 }
             }
             watcher::Event::InitDone => {
-                let gone = if self.listed { self.unlisted() } else { Vec::new() };
+                let gone = if self.listed {
+                    self.unlisted()
+                } else {
+                    Vec::new()
+                };
                 self.listed = true;
                 gone
             }
@@ -339,4 +346,102 @@ fn to_tenant_control_plane(object: &DynamicObject) -> Option<TenantControlPlane>
             tracing::warn!(name = %object.name_any(), "TenantControlPlane skipped: {error}");
         })
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tcp(name: &str, uid: &str, version: &str) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "kamaji.clastix.io/v1alpha1", "kind": "TenantControlPlane",
+            "metadata": {"name": name, "namespace": "n", "uid": uid, "resourceVersion": version}
+        }))
+        .expect("an object")
+    }
+
+    /// Feeds events as the follower does, returning the changes as
+    /// `(kind, name, resourceVersion)`.
+    fn feed(
+        changes: &mut Changes,
+        writer: &mut Writer<DynamicObject>,
+        events: Vec<watcher::Event<DynamicObject>>,
+    ) -> Vec<(&'static str, String, String)> {
+        let mut found = Vec::new();
+        for event in events {
+            for change in changes.of(&event) {
+                found.push(match change {
+                    Change::Created(o) => ("created", o.name_any(), version(&o)),
+                    Change::Updated { current, .. } => {
+                        ("updated", current.name_any(), version(&current))
+                    }
+                    Change::Deleted(o) => ("deleted", o.name_any(), version(&o)),
+                });
+            }
+            writer.apply_watcher_event(&event);
+        }
+        found.sort();
+        found
+    }
+
+    fn version(object: &DynamicObject) -> String {
+        object.resource_version().unwrap_or_default()
+    }
+
+    fn list(objects: Vec<DynamicObject>) -> Vec<watcher::Event<DynamicObject>> {
+        let mut events = vec![watcher::Event::Init];
+        events.extend(objects.into_iter().map(watcher::Event::InitApply));
+        events.push(watcher::Event::InitDone);
+        events
+    }
+
+    #[test]
+    fn the_first_list_is_no_event_and_a_relist_gives_only_the_differences() {
+        let api_resource = Resource::TenantControlPlanes.api_resource();
+        let mut writer = Writer::new(api_resource.clone());
+        let mut changes = Changes::new(writer.as_reader(), api_resource);
+        let initial = list(vec![
+            tcp("a", "1", "10"),
+            tcp("b", "2", "11"),
+            tcp("c", "3", "12"),
+        ]);
+        assert!(feed(&mut changes, &mut writer, initial).is_empty());
+
+        // a unchanged, b changed, c gone, d new.
+        let relist = list(vec![
+            tcp("a", "1", "10"),
+            tcp("b", "2", "20"),
+            tcp("d", "4", "21"),
+        ]);
+        let found = feed(&mut changes, &mut writer, relist);
+        assert_eq!(
+            found,
+            [
+                ("created", "d".into(), "21".into()),
+                ("deleted", "c".into(), "12".into()),
+                ("updated", "b".into(), "20".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_name_reused_by_a_new_object_is_a_deletion_and_a_creation() {
+        let api_resource = Resource::TenantControlPlanes.api_resource();
+        let mut writer = Writer::new(api_resource.clone());
+        let mut changes = Changes::new(writer.as_reader(), api_resource);
+        feed(&mut changes, &mut writer, list(vec![tcp("a", "1", "10")]));
+        let events = vec![
+            watcher::Event::Apply(tcp("a", "9", "30")),
+            watcher::Event::Apply(tcp("a", "9", "30")),
+        ];
+        let found = feed(&mut changes, &mut writer, events);
+        assert_eq!(
+            found,
+            [
+                ("created", "a".into(), "30".into()),
+                ("deleted", "a".into(), "10".into()),
+            ]
+        );
+    }
 }

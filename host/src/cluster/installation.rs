@@ -112,7 +112,10 @@ impl InstallationReader {
 
     async fn cluster_uid(&self) -> Option<String> {
         let services = Api::<Service>::namespaced(self.client.clone(), "default");
-        let service = self.api("the Service default/kubernetes", services.get("kubernetes").await)?;
+        let service = self.api(
+            "the Service default/kubernetes",
+            services.get("kubernetes").await,
+        )?;
         service.metadata.uid
     }
 

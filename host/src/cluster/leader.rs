@@ -132,7 +132,11 @@ impl Elector {
             return Ok(false);
         }
         lease.spec = Some(self.claim(spec, ours));
-        match self.api.replace(&self.config.name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&self.config.name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => Ok(self.renewed_now()),
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
             Err(error) => Err(error),
@@ -165,9 +169,7 @@ impl Elector {
             lease_duration_seconds: Some(seconds),
             renew_time: now.clone(),
             acquire_time: if ours { spec.acquire_time } else { now },
-            lease_transitions: Some(
-                spec.lease_transitions.unwrap_or(0) + if ours { 0 } else { 1 },
-            ),
+            lease_transitions: Some(spec.lease_transitions.unwrap_or(0) + if ours { 0 } else { 1 }),
             ..spec
         }
     }

@@ -14,9 +14,7 @@ use crate::plugin::bindings::{DataStore, TenantControlPlane};
 pub struct RecordError(#[source] serde_json::Error);
 
 /// A TenantControlPlane, as the API server serves it, into its record.
-pub fn tenant_control_plane(
-    object: &serde_json::Value,
-) -> Result<TenantControlPlane, RecordError> {
+pub fn tenant_control_plane(object: &serde_json::Value) -> Result<TenantControlPlane, RecordError> {
     read(object).map(KubeObject::into_tenant_control_plane)
 }
 
@@ -46,8 +44,10 @@ mod tests {
         assert_eq!(tcp.desired_version.as_deref(), Some("v1.30.2"));
         assert_eq!(tcp.installed_version.as_deref(), Some("v1.29.0"));
         assert_eq!(tcp.status.as_deref(), Some("Ready"));
-        let store = data_store(&json!({"metadata": {"name": "d"}, "spec": {"driver": "etcd"},
-                                       "status": {"usedBy": ["n/t"]}}))
+        let store = data_store(
+            &json!({"metadata": {"name": "d"}, "spec": {"driver": "etcd"},
+                                       "status": {"usedBy": ["n/t"]}}),
+        )
         .expect("a DataStore");
         assert_eq!((store.name.as_str(), store.driver.as_str()), ("d", "etcd"));
         assert_eq!(store.used_by, ["n/t"]);
