@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kamaji_telemetry_e2e::agent::{Agent, eventually};
-use kamaji_telemetry_e2e::host::host_command;
+use kamaji_telemetry_e2e::host::{host_command, sample};
 use kamaji_telemetry_e2e::kube_api::{FakeApi, Kind};
 use kamaji_telemetry_e2e::receiver::{Received, Receiver};
 use serde_json::Value;
@@ -63,7 +63,10 @@ impl Setup {
             command.env_remove(name);
         }
         command.args(["serve", "--listen", "127.0.0.1:0", "--endpoint"]);
-        command.arg(self.receiver.url()).arg("--kubeconfig").arg(&self.kubeconfig);
+        command
+            .arg(self.receiver.url())
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig);
         command.args([
             "--leader-identity",
             identity,
@@ -88,6 +91,10 @@ impl Setup {
     fn last_heartbeat(&self) -> Option<Value> {
         self.on_route("/stats").last().map(Received::json)
     }
+}
+
+fn read_sample(name: &str) -> Vec<u8> {
+    std::fs::read(sample(name)).unwrap_or_else(|error| panic!("{name}: {error}"))
 }
 
 /// The series' value; a missing series fails the test.
@@ -125,18 +132,30 @@ fn data_store_count(heartbeat: &Value) -> u64 {
 fn create_upgrade_and_delete_give_one_payload_each_and_other_changes_none() {
     let setup = Setup::new();
     setup.api.create_tcp("tenant-a", "existing", "v1.30.2");
-    setup.api.create_data_store("datastore_etcd.json", &["tenant-a/existing"]);
+    setup
+        .api
+        .create_data_store("datastore_etcd.json", &["tenant-a/existing"]);
     let agent = Agent::start(setup.serve("replica-0", "1h"));
     wait_synced_leader(&agent);
 
     // The heartbeat after the initial sync, over the served objects, with the
     // installation read from the cluster.
-    eventually(SOON, "the heartbeat after sync", || setup.on_route("/stats").len() == 1);
+    eventually(SOON, "the heartbeat after sync", || {
+        setup.on_route("/stats").len() == 1
+    });
     let beat = setup.last_heartbeat().expect("a heartbeat");
-    assert_eq!((tcp_count(&beat), data_store_count(&beat)), (1, 1), "{beat}");
+    assert_eq!(
+        (tcp_count(&beat), data_store_count(&beat)),
+        (1, 1),
+        "{beat}"
+    );
     assert_eq!(beat["datastores"]["etcd"]["used_by_count"], 1, "{beat}");
     assert_eq!(beat["kubernetes_version"], "v1.30.2", "{beat}");
     assert_eq!(beat["kamaji_version"], "v1.0.0", "{beat}");
+
+    // Nothing is added to the admission path: there is no webhook to call.
+    let (status, _) = agent.post("/telemetry", read_sample("admission-create.json"));
+    assert_eq!(status, 404);
 
     setup.api.create_tcp("tenant-b", "fresh", "v1.31.1");
     eventually(SOON, "one create", || setup.on_route("/create").len() == 1);
@@ -160,7 +179,11 @@ fn create_upgrade_and_delete_give_one_payload_each_and_other_changes_none() {
 
     setup.api.delete_tcp("tenant-b", "fresh");
     eventually(SOON, "one delete", || setup.on_route("/delete").len() == 1);
-    assert_eq!(setup.on_route("/create").len(), 1, "the existing TCP is no event");
+    assert_eq!(
+        setup.on_route("/create").len(),
+        1,
+        "the existing TCP is no event"
+    );
     assert_eq!(setup.on_route("/update").len(), 1);
     assert_eq!(metric(&agent, CREATED), 1.0);
     assert_eq!(metric(&agent, DELETED), 1.0);
@@ -176,7 +199,9 @@ fn heartbeats_follow_the_store_and_the_kubernetes_version() {
     let setup = Setup::new();
     setup.api.create_tcp("tenant-a", "one", "v1.30.2");
     setup.api.create_data_store("datastore_etcd.json", &[]);
-    setup.api.create_data_store("datastore_mysql_bronze.json", &[]);
+    setup
+        .api
+        .create_data_store("datastore_mysql_bronze.json", &[]);
     let agent = Agent::start(setup.serve("replica-0", "300ms"));
     wait_synced_leader(&agent);
     eventually(SOON, "a heartbeat of 1 TCP and 2 DataStores", || {
@@ -189,7 +214,9 @@ fn heartbeats_follow_the_store_and_the_kubernetes_version() {
     setup.api.create_tcp("tenant-c", "three", "v1.31.0");
     setup.api.delete_tcp("tenant-a", "one");
     setup.api.delete_data_store("mysql-bronze");
-    setup.api.create_data_store("datastore_nats_bronze.json", &[]);
+    setup
+        .api
+        .create_data_store("datastore_nats_bronze.json", &[]);
     setup.api.set_git_version("v1.31.4+k3s1");
     eventually(SOON, "a heartbeat of the new fleet and version", || {
         setup.last_heartbeat().is_some_and(|beat| {
@@ -222,16 +249,22 @@ fn a_relist_a_cut_stream_and_a_restart_create_nothing_twice() {
     setup.api.expire_watches();
     eventually(SOON, "both watches re-listed", || {
         let metrics = agent.metrics();
-        ["tenantcontrolplanes", "datastores"].iter().all(|resource| {
-            metrics
-                .get(&format!("kamaji_telemetry_watch_relists_total{{resource=\"{resource}\"}}"))
-                .is_some_and(|relists| relists >= 1.0)
-        })
+        ["tenantcontrolplanes", "datastores"]
+            .iter()
+            .all(|resource| {
+                metrics
+                    .get(&format!(
+                        "kamaji_telemetry_watch_relists_total{{resource=\"{resource}\"}}"
+                    ))
+                    .is_some_and(|relists| relists >= 1.0)
+            })
     });
     // A stream cut mid-way: the watch resumes from its last version.
     setup.api.cut_watches();
     setup.api.create_tcp("tenant-a", "second", "v1.30.4");
-    eventually(SOON, "the second create", || setup.on_route("/create").len() == 2);
+    eventually(SOON, "the second create", || {
+        setup.on_route("/create").len() == 2
+    });
     assert_eq!(metric(&agent, CREATED), 2.0);
     let exit = agent.terminate(SOON);
     assert!(exit.status.success(), "{}", exit.stderr);
@@ -240,7 +273,9 @@ fn a_relist_a_cut_stream_and_a_restart_create_nothing_twice() {
     let agent = Agent::start(setup.serve("replica-1", "1h"));
     wait_synced_leader(&agent);
     setup.api.create_tcp("tenant-a", "third", "v1.30.5");
-    eventually(SOON, "the third create", || setup.on_route("/create").len() == 3);
+    eventually(SOON, "the third create", || {
+        setup.on_route("/create").len() == 3
+    });
     assert_eq!(metric(&agent, CREATED), 1.0);
     let versions: Vec<Value> = setup
         .on_route("/create")
@@ -259,28 +294,36 @@ fn two_replicas_send_one_heartbeat_per_interval_and_fail_over() {
     let second = Agent::start(setup.serve("replica-1", "1s"));
     eventually(SOON, "one leader, both synced", || {
         let leaders = metric(&first, LEADER) + metric(&second, LEADER);
-        leaders == 1.0
-            && metric(&first, TCPS_SYNCED) == 1.0
-            && metric(&second, TCPS_SYNCED) == 1.0
+        leaders == 1.0 && metric(&first, TCPS_SYNCED) == 1.0 && metric(&second, TCPS_SYNCED) == 1.0
     });
     let (leader, follower) = if metric(&first, LEADER) == 1.0 {
         (first, second)
     } else {
         (second, first)
     };
-    let holder = setup.api.lease("kamaji-system", "kamaji-telemetry").expect("a Lease");
+    let holder = setup
+        .api
+        .lease("kamaji-system", "kamaji-telemetry")
+        .expect("a Lease");
     assert!(
-        holder["spec"]["holderIdentity"].as_str().is_some_and(|id| id.starts_with("replica-")),
+        holder["spec"]["holderIdentity"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("replica-")),
         "{holder}"
     );
 
     // Five heartbeats from the two replicas take at least four intervals
     // (less 10% jitter each): one replica beats, not both.
     let start = setup.on_route("/stats").len();
-    eventually(SOON, "five more heartbeats", || setup.on_route("/stats").len() >= start + 5);
+    eventually(SOON, "five more heartbeats", || {
+        setup.on_route("/stats").len() >= start + 5
+    });
     let beats = setup.on_route("/stats");
     let span = beats[start + 4].at - beats[start].at;
-    assert!(span >= interval.mul_f64(4.0 * 0.9), "five heartbeats in {span:?}");
+    assert!(
+        span >= interval.mul_f64(4.0 * 0.9),
+        "five heartbeats in {span:?}"
+    );
 
     // Only the leader sends events.
     setup.api.create_tcp("tenant-a", "two", "v1.31.0");
@@ -292,12 +335,19 @@ fn two_replicas_send_one_heartbeat_per_interval_and_fail_over() {
     // The leader dies (SIGKILL): the follower takes over within the lease.
     let killed_at = Instant::now();
     drop(leader);
-    eventually(SOON, "the follower leads", || metric(&follower, LEADER) == 1.0);
+    eventually(SOON, "the follower leads", || {
+        metric(&follower, LEADER) == 1.0
+    });
     eventually(SOON, "a heartbeat from the new leader", || {
-        setup.on_route("/stats").last().is_some_and(|beat| beat.at > killed_at + Duration::from_secs(1))
+        setup
+            .on_route("/stats")
+            .last()
+            .is_some_and(|beat| beat.at > killed_at + Duration::from_secs(1))
     });
     setup.api.create_tcp("tenant-a", "three", "v1.31.1");
-    eventually(SOON, "the new leader sends the create", || setup.on_route("/create").len() == 2);
+    eventually(SOON, "the new leader sends the create", || {
+        setup.on_route("/create").len() == 2
+    });
 }
 
 #[test]
@@ -320,9 +370,14 @@ fn the_runtime_opt_out_stops_and_starts_the_watches() {
     let config = setup._dir.path().join("telemetry.yaml");
     std::fs::write(&config, "disabled: true\n").expect("write");
     let mut command = setup.serve("replica-0", "300ms");
-    command.arg("--config").arg(&config).args(["--watch-interval", "100ms"]);
+    command
+        .arg("--config")
+        .arg(&config)
+        .args(["--watch-interval", "100ms"]);
     let agent = Agent::start(command);
-    eventually(SOON, "ready while off", || agent.get_status("/readyz") == 200);
+    eventually(SOON, "ready while off", || {
+        agent.get_status("/readyz") == 200
+    });
     assert_eq!(metric(&agent, "kamaji_telemetry_telemetry_enabled"), 0.0);
     assert_eq!(metric(&agent, TCPS_SYNCED), 0.0);
     assert_eq!(setup.api.watch_calls(), 0);
@@ -330,7 +385,9 @@ fn the_runtime_opt_out_stops_and_starts_the_watches() {
 
     std::fs::write(&config, "disabled: false\n").expect("write");
     wait_synced_leader(&agent);
-    eventually(SOON, "a heartbeat once on", || !setup.on_route("/stats").is_empty());
+    eventually(SOON, "a heartbeat once on", || {
+        !setup.on_route("/stats").is_empty()
+    });
 
     std::fs::write(&config, "disabled: true\n").expect("write");
     eventually(SOON, "the watches stop", || {
@@ -358,7 +415,10 @@ fn a_forbidden_resource_is_a_clear_error_and_not_ready_never_a_crash() {
             && stderr.contains("lacks this permission"),
         "{stderr}"
     );
-    assert!(setup.on_route("/stats").is_empty(), "a heartbeat without DataStores");
+    assert!(
+        setup.on_route("/stats").is_empty(),
+        "a heartbeat without DataStores"
+    );
     let exit = agent.terminate(SOON);
     assert!(exit.status.success(), "{}", exit.stderr);
 }
@@ -375,5 +435,41 @@ fn a_missing_crd_is_a_clear_error_and_not_ready() {
             .is_some_and(|count| count >= 1.0)
     });
     assert_eq!(agent.get_status("/readyz"), 503);
-    assert!(agent.stderr().contains("is Kamaji installed, with its CRDs"), "{}", agent.stderr());
+    assert!(
+        agent
+            .stderr()
+            .contains("is Kamaji installed, with its CRDs"),
+        "{}",
+        agent.stderr()
+    );
+}
+
+#[test]
+fn with_events_from_the_webhook_the_fleet_still_comes_from_the_cluster() {
+    let setup = Setup::new();
+    setup.api.create_tcp("tenant-a", "one", "v1.30.2");
+    let mut command = setup.serve("replica-0", "300ms");
+    command.args(["--events", "webhook"]);
+    let agent = Agent::start(command);
+    wait_synced_leader(&agent);
+    eventually(SOON, "the heartbeat from the store", || {
+        setup
+            .last_heartbeat()
+            .is_some_and(|beat| tcp_count(&beat) == 1)
+    });
+    // A TCP created in the cluster is no event here (the webhook brings
+    // them), though the heartbeat counts it.
+    setup.api.create_tcp("tenant-a", "two", "v1.31.0");
+    eventually(SOON, "a heartbeat with the new TCP", || {
+        setup
+            .last_heartbeat()
+            .is_some_and(|beat| tcp_count(&beat) == 2)
+    });
+    assert_eq!(metric(&agent, CREATED), 0.0);
+    let (status, _) = agent.post("/telemetry", read_sample("admission-create.json"));
+    assert_eq!(status, 200);
+    eventually(SOON, "the webhook's create", || {
+        setup.on_route("/create").len() == 1
+    });
+    assert_eq!(metric(&agent, CREATED), 1.0);
 }

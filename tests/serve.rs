@@ -22,7 +22,16 @@ const SOON: Duration = Duration::from_secs(60);
 /// short retries and fast file polling.
 fn serve(receiver: &Receiver) -> Command {
     let mut command = host_command();
-    command.args(["serve", "--events", "webhook", "--listen", "127.0.0.1:0", "--endpoint"]);
+    command.args([
+        "serve",
+        "--events",
+        "webhook",
+        "--fleet-from",
+        "post",
+        "--listen",
+        "127.0.0.1:0",
+        "--endpoint",
+    ]);
     command.arg(receiver.url());
     command.args([
         "--watch-interval",

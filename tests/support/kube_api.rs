@@ -290,7 +290,9 @@ fn fixture(name: &str) -> Value {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Adds the object with the metadata the API server sets; `Err` with the
@@ -326,7 +328,13 @@ fn create(
 
 /// Stores a new state of an existing object under a new resourceVersion.
 fn store(shared: &Shared, key: Key, object: Value, kind_of_event: &'static str) -> Value {
-    store_locked(shared, &mut lock(&shared.objects), key, object, kind_of_event)
+    store_locked(
+        shared,
+        &mut lock(&shared.objects),
+        key,
+        object,
+        kind_of_event,
+    )
 }
 
 fn store_locked(
@@ -366,7 +374,10 @@ fn router(shared: Arc<Shared>) -> Router {
     let leases = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases";
     Router::new()
         .route("/version", get(version))
-        .route("/api/v1/namespaces/default/services/kubernetes", get(service))
+        .route(
+            "/api/v1/namespaces/default/services/kubernetes",
+            get(service),
+        )
         .route(
             "/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
             get(deployment),
@@ -384,8 +395,17 @@ fn router(shared: Arc<Shared>) -> Router {
             &format!("{leases}/{{name}}"),
             get(get_lease).put(replace_lease),
         )
-        .fallback(async || status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"))
-        .layer(middleware::from_fn_with_state(Arc::clone(&shared), log_call))
+        .fallback(async || {
+            status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "the server could not find the requested resource",
+            )
+        })
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            log_call,
+        ))
         .with_state(shared)
 }
 
@@ -434,7 +454,11 @@ async fn service() -> Response {
 /// Kamaji's controller, as its Helm chart installs it.
 async fn deployment(UrlPath((namespace, name)): UrlPath<(String, String)>) -> Response {
     if (namespace.as_str(), name.as_str()) != ("kamaji-system", "kamaji") {
-        return status(StatusCode::NOT_FOUND, "NotFound", "deployments.apps not found");
+        return status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "deployments.apps not found",
+        );
     }
     axum::Json(json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -542,7 +566,11 @@ async fn follow(
     }
     let bookmark = json!({"apiVersion": kind.api_version(), "kind": kind.name(),
                           "metadata": {"resourceVersion": current.to_string()}});
-    if lines.send(Ok(event_line("BOOKMARK", &bookmark))).await.is_err() {
+    if lines
+        .send(Ok(event_line("BOOKMARK", &bookmark)))
+        .await
+        .is_err()
+    {
         return;
     }
     loop {
@@ -580,8 +608,8 @@ fn change_line(change: &Change) -> Bytes {
 }
 
 fn event_line(kind_of_event: &str, object: &Value) -> Bytes {
-    let mut line = serde_json::to_vec(&json!({"type": kind_of_event, "object": object}))
-        .expect("JSON");
+    let mut line =
+        serde_json::to_vec(&json!({"type": kind_of_event, "object": object})).expect("JSON");
     line.push(b'\n');
     Bytes::from(line)
 }
@@ -606,7 +634,10 @@ async fn create_lease(
     UrlPath(namespace): UrlPath<String>,
     axum::Json(lease): axum::Json<Value>,
 ) -> Response {
-    let name = lease["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let name = lease["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     match create(&shared, Kind::Lease, &namespace, &name, lease) {
         Ok(created) => (StatusCode::CREATED, axum::Json(created)).into_response(),
         Err(_) => status(
@@ -639,5 +670,12 @@ async fn replace_lease(
     let mut updated = lease;
     updated["metadata"]["uid"] = stored["metadata"]["uid"].clone();
     updated["metadata"]["creationTimestamp"] = stored["metadata"]["creationTimestamp"].clone();
-    axum::Json(store_locked(&shared, &mut objects, key, updated, "MODIFIED")).into_response()
+    axum::Json(store_locked(
+        &shared,
+        &mut objects,
+        key,
+        updated,
+        "MODIFIED",
+    ))
+    .into_response()
 }

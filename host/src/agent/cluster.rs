@@ -1,8 +1,8 @@
-//! The agent's cluster side (`--events watch`): while telemetry is on, it
-//! reads the installation, watches TenantControlPlanes and DataStores, takes
-//! part in the leader election, and beats from the watch's store. Only the
-//! leader hands events and heartbeats to the plugin; a follower keeps its
-//! store warm so that it can take over at once.
+//! The agent's cluster side: while telemetry is on, it reads the
+//! installation, watches TenantControlPlanes and DataStores, takes part in
+//! the leader election, and beats from the watch's store. Only the leader
+//! hands events (with `--events watch`) and heartbeats to the plugin; a
+//! follower keeps its store warm so that it can take over at once.
 //!
 //! While telemetry is off (the runtime config file), none of it runs: no
 //! watch, no Lease, no API call. Turning telemetry on starts it all again,
@@ -28,9 +28,12 @@ use crate::plugin::bindings::Event;
 /// nothing against a heartbeat interval of minutes.
 const READY_POLL: Duration = Duration::from_millis(250);
 
-/// Everything `--events watch` is told.
+/// Everything the cluster side is told.
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
+    /// Lifecycle events come from the watch (`--events watch`); else only
+    /// the fleet and the installation do (the webhook brings the events).
+    pub watch_events: bool,
     /// `--kubeconfig`; `None` infers (KUBECONFIG, ~/.kube/config, in-cluster).
     pub kubeconfig: Option<PathBuf>,
     pub overrides: InstallationOverrides,
@@ -80,7 +83,8 @@ async fn session(side: Arc<ClusterSide>) {
         Arc::clone(&side.health),
     );
     side.pipeline.set_installation(reader.read().await);
-    let watch = FleetWatch::start(&side.client, Arc::clone(&side.health), leader_sink(&side));
+    let sink = side.settings.watch_events.then(|| leader_sink(&side));
+    let watch = FleetWatch::start(&side.client, Arc::clone(&side.health), sink);
     let _election = Election::start(
         side.client.clone(),
         side.settings.lease.clone(),

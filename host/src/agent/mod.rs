@@ -98,9 +98,12 @@ pub struct AgentConfig {
     pub shutdown_timeout: Duration,
     /// The absolute opt-out (flag or environment), if any.
     pub opt_out: Option<OptOut>,
-    /// `--events watch`: events and the fleet come from the cluster. `None`
-    /// is `--events webhook`: events from the admission webhook, the fleet
-    /// from `--fleet-file` or `POST /v1/fleet`.
+    /// `POST /telemetry` is served (`--events webhook`): the webhook brings
+    /// the events. Then, and only then, TLS is required off loopback.
+    pub webhook: bool,
+    /// The fleet (and with `--events watch` the events) come from the
+    /// cluster. `None`: from `--fleet-file` or `POST /v1/fleet`, and the
+    /// agent makes no Kubernetes API call.
     pub cluster: Option<ClusterSettings>,
 }
 
@@ -354,7 +357,7 @@ impl Parts {
         let state = AppState {
             intake,
             fleet,
-            webhook: config.cluster.is_none(),
+            webhook: config.webhook,
             cluster: None,
             delivery: None,
             metrics,
@@ -422,7 +425,7 @@ impl Parts {
         let state = AppState {
             intake,
             fleet,
-            webhook: config.cluster.is_none(),
+            webhook: config.webhook,
             cluster: health,
             delivery: Some(Arc::clone(&delivery)),
             metrics,
@@ -490,7 +493,7 @@ fn start_feed(
     }
 }
 
-/// Plain HTTP only on loopback (tests, port-forwarding); TLS otherwise.
+/// With the webhook, plain HTTP only on loopback (tests, port-forwarding).
 async fn tls_config(config: &AgentConfig) -> Result<Option<RustlsConfig>, AgentError> {
     match &config.tls {
         Some(files) => RustlsConfig::from_pem_file(&files.cert, &files.key)
@@ -500,7 +503,9 @@ async fn tls_config(config: &AgentConfig) -> Result<Option<RustlsConfig>, AgentE
                 files: files.clone(),
                 source,
             }),
-        None if config.listen.ip().is_loopback() => Ok(None),
+        // Probes and scrapes are plain HTTP in a cluster; the API server
+        // calls webhooks over HTTPS only.
+        None if config.listen.ip().is_loopback() || !config.webhook => Ok(None),
         None => Err(AgentError::PlainHttpOffLoopback(config.listen)),
     }
 }

@@ -19,12 +19,17 @@ use super::{GlobalArgs, InstallationArgs};
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Where TenantControlPlane events come from: the agent's own watch of
-    /// the Kubernetes API, or an admission webhook (POST /telemetry, with the
-    /// fleet from --fleet-file or POST /v1/fleet).
+    /// the Kubernetes API, or an admission webhook (POST /telemetry).
     #[arg(long, value_enum, default_value_t = EventSource::Watch)]
     events: EventSource,
 
-    /// The kubeconfig file for --events watch [default: KUBECONFIG,
+    /// Where the heartbeat's fleet comes from: the watch of the cluster, or
+    /// snapshots posted to POST /v1/fleet (--events webhook only). See also
+    /// --fleet-file.
+    #[arg(long, value_enum, default_value_t = FleetFrom::Cluster)]
+    fleet_from: FleetFrom,
+
+    /// The kubeconfig file for the cluster [default: KUBECONFIG,
     /// ~/.kube/config, else the pod's service account].
     #[arg(long, value_name = "PATH")]
     kubeconfig: Option<PathBuf>,
@@ -67,7 +72,7 @@ pub struct ServeArgs {
 
     /// The fleet snapshot for heartbeats, read again at each one: a List as
     /// `kubectl get tenantcontrolplanes,datastores -A -o json` prints it.
-    /// Without it, snapshots are posted to POST /v1/fleet.
+    /// Only with --events webhook; the agent then makes no Kubernetes API call.
     #[arg(long, value_name = "PATH")]
     fleet_file: Option<PathBuf>,
 
@@ -100,6 +105,12 @@ pub struct ServeArgs {
 enum EventSource {
     Watch,
     Webhook,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FleetFrom {
+    Cluster,
+    Post,
 }
 
 /// The leader election among the agent's replicas (--events watch).
@@ -148,10 +159,12 @@ fn default_identity() -> String {
 }
 
 pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    // The watch's store is the fleet: a file would silently be ignored.
+    // Events from the watch need the watch, whose store is the fleet: a file
+    // or posted snapshots would silently be ignored.
     anyhow::ensure!(
-        args.fleet_file.is_none() || args.events == EventSource::Webhook,
-        "--fleet-file is for --events webhook; with --events watch the fleet comes from the cluster"
+        args.events == EventSource::Webhook
+            || (args.fleet_file.is_none() && args.fleet_from == FleetFrom::Cluster),
+        "--fleet-file and --fleet-from post are for --events webhook; with --events watch the fleet comes from the cluster"
     );
     let opt_out = optout::from_process(global.disable_telemetry);
     if let Some(source) = &opt_out {
@@ -186,7 +199,9 @@ fn agent_config(
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
     };
-    let cluster = (args.events == EventSource::Watch).then(|| ClusterSettings {
+    let from_cluster = args.fleet_file.is_none() && args.fleet_from == FleetFrom::Cluster;
+    let cluster = from_cluster.then(|| ClusterSettings {
+        watch_events: args.events == EventSource::Watch,
         kubeconfig: args.kubeconfig,
         overrides: args.installation.overrides(),
         kamaji_deployment: Some(args.kamaji_deployment),
@@ -206,6 +221,7 @@ fn agent_config(
         watch_interval: args.watch_interval,
         shutdown_timeout: args.shutdown_timeout,
         opt_out,
+        webhook: args.events == EventSource::Webhook,
         cluster,
     }
 }

@@ -80,13 +80,13 @@ pub struct FleetWatch {
 }
 
 impl FleetWatch {
-    /// Starts both watches. TenantControlPlane events go to `sink`.
-    pub fn start(client: &Client, health: Arc<ClusterHealth>, sink: EventSink) -> Self {
+    /// Starts both watches. TenantControlPlane events go to `sink`, if any.
+    pub fn start(client: &Client, health: Arc<ClusterHealth>, sink: Option<EventSink>) -> Self {
         let (tenant_control_planes, tcp_task) = spawn_watch(
             client,
             Resource::TenantControlPlanes,
             Arc::clone(&health),
-            Some(sink),
+            sink,
         );
         let (data_stores, store_task) =
             spawn_watch(client, Resource::DataStores, Arc::clone(&health), None);
