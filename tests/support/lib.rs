@@ -68,6 +68,12 @@ pub fn wasm_tools_cli() -> PathBuf {
     artefact("WASM_TOOLS", ".tools/bin/wasm-tools")
 }
 
+/// The kubernetes-validate Python package, installed by `make setup`: the
+/// directory to put on PYTHONPATH.
+pub fn kubernetes_validate() -> PathBuf {
+    artefact("KUBERNETES_VALIDATE", ".tools/kubernetes-validate")
+}
+
 /// The host binary, built by `make test` before the tests run.
 pub fn host_binary() -> PathBuf {
     artefact("KAMAJI_TELEMETRY_BIN", "target/debug/kamaji-telemetry")

@@ -2,6 +2,7 @@
 
 mod describe;
 mod input;
+mod manifests;
 mod output;
 mod preview;
 mod send;
@@ -134,9 +135,12 @@ pub enum Command {
     Preview(preview::PreviewArgs),
     /// Build the payloads from the input and send them to the telemetry backend.
     Send(send::SendArgs),
-    /// Run as an agent: admission webhook, heartbeat, hot-swapped plugin, metrics.
+    /// Run as an agent: watch of the cluster (or admission webhook),
+    /// heartbeat, leader election, hot-swapped plugin, metrics.
     // Boxed: its many options would make every other command as large.
     Serve(Box<serve::ServeArgs>),
+    /// Print the YAML that installs the agent in a cluster (kubectl apply -f -).
+    Manifests(manifests::ManifestsArgs),
     /// Inspect the plugin.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -146,6 +150,15 @@ pub enum Command {
 pub enum PluginCommand {
     /// Show what the plugin says it collects.
     Describe(describe::DescribeArgs),
+}
+
+/// Where `serve` takes TenantControlPlane events from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventSource {
+    /// Its own watch of the Kubernetes API.
+    Watch,
+    /// A validating admission webhook, POST /telemetry.
+    Webhook,
 }
 
 /// How a command prints its results.
@@ -162,6 +175,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Preview(args) => preview::run(&cli.global, args),
         Command::Send(args) => send::run(&cli.global, args),
         Command::Serve(args) => serve::run(&cli.global, *args),
+        Command::Manifests(args) => manifests::run(&cli.global, args),
         Command::Plugin(PluginCommand::Describe(args)) => describe::run(&cli.global, args),
     }
 }

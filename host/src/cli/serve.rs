@@ -10,11 +10,13 @@ use clap::{Args, ValueEnum};
 use kamaji_telemetry::agent::{
     Agent, AgentConfig, ClusterSettings, ShutdownReport, TlsFiles, termination,
 };
-use kamaji_telemetry::cluster::{KamajiDeployment, LeaseConfig};
+use kamaji_telemetry::cluster::{
+    DEFAULT_KAMAJI_DEPLOYMENT, DEFAULT_LEASE_NAME, KamajiDeployment, LeaseConfig,
+};
 use kamaji_telemetry::optout;
 
 use super::send::DeliveryArgs;
-use super::{GlobalArgs, InstallationArgs};
+use super::{EventSource, GlobalArgs, InstallationArgs};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -40,7 +42,7 @@ pub struct ServeArgs {
         long,
         env = "KAMAJI_TELEMETRY_KAMAJI_DEPLOYMENT",
         value_name = "NAMESPACE/NAME",
-        default_value = "kamaji-system/kamaji"
+        default_value = DEFAULT_KAMAJI_DEPLOYMENT
     )]
     kamaji_deployment: KamajiDeployment,
 
@@ -102,12 +104,6 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum EventSource {
-    Watch,
-    Webhook,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FleetFrom {
     Cluster,
     Post,
@@ -125,7 +121,7 @@ struct LeaseArgs {
     )]
     lease_namespace: String,
 
-    #[arg(long, value_name = "NAME", default_value = "kamaji-telemetry")]
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_LEASE_NAME)]
     lease_name: String,
 
     /// How long the leader's Lease holds without renewal: how long a
