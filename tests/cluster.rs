@@ -51,6 +51,10 @@ impl Setup {
     /// `interval`. The installation comes from the cluster, not the
     /// environment the other tests set.
     fn serve(&self, identity: &str, interval: &str) -> Command {
+        self.serve_with_lease(identity, interval, "3s")
+    }
+
+    fn serve_with_lease(&self, identity: &str, interval: &str, lease: &str) -> Command {
         let mut command = host_command();
         for name in [
             "KAMAJI_TELEMETRY_CLUSTER_UID",
@@ -71,7 +75,7 @@ impl Setup {
             "--leader-identity",
             identity,
             "--lease-duration",
-            "3s",
+            lease,
             "--heartbeat-interval",
             interval,
             "--retry-max-elapsed",
@@ -472,4 +476,36 @@ fn with_events_from_the_webhook_the_fleet_still_comes_from_the_cluster() {
         setup.on_route("/create").len() == 1
     });
     assert_eq!(metric(&agent, CREATED), 1.0);
+}
+
+#[test]
+fn a_leader_stopped_by_sigterm_hands_over_without_waiting_for_its_lease_to_expire() {
+    let setup = Setup::new();
+    let lease = Duration::from_secs(30);
+    let first = Agent::start(setup.serve_with_lease("replica-0", "1h", "30s"));
+    wait_synced_leader(&first);
+    let second = Agent::start(setup.serve_with_lease("replica-1", "1h", "30s"));
+    eventually(SOON, "the second replica synced", || {
+        metric(&second, TCPS_SYNCED) == 1.0 && metric(&second, STORES_SYNCED) == 1.0
+    });
+    assert_eq!(metric(&second, LEADER), 0.0);
+
+    let stopped_at = Instant::now();
+    let exit = first.terminate(SOON);
+    assert!(exit.status.success(), "{}", exit.stderr);
+    assert!(
+        exit.stderr.contains("gave up the leadership"),
+        "{}",
+        exit.stderr
+    );
+    // Well within the 30 s lease: it was released, not left to expire.
+    eventually(lease / 2, "the second replica leads", || {
+        metric(&second, LEADER) == 1.0
+    });
+    assert!(stopped_at.elapsed() < lease);
+    let holder = setup
+        .api
+        .lease("kamaji-system", "kamaji-telemetry")
+        .expect("a Lease");
+    assert_eq!(holder["spec"]["holderIdentity"], "replica-1", "{holder}");
 }

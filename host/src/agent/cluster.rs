@@ -8,12 +8,15 @@
 //! watch, no Lease, no API call. Turning telemetry on starts it all again,
 //! from a fresh list (whose objects are not events: see `cluster::fleet`).
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
 use tokio::sync::watch as state;
+
+use super::Stop;
 
 use super::intake::Intake;
 use crate::cluster::{
@@ -51,45 +54,61 @@ pub struct ClusterSide {
     pub heartbeat_interval: Duration,
 }
 
-/// Runs a session each time telemetry turns on, and stops it when it turns
-/// off, until the task is aborted.
-pub async fn run(side: ClusterSide, mut switch: state::Receiver<bool>) {
-    let side = Arc::new(side);
+/// Runs a session each time telemetry turns on, and ends it when telemetry
+/// turns off, until the agent stops.
+pub async fn run(side: ClusterSide, mut switch: state::Receiver<bool>, mut stop: Stop) {
     loop {
-        if switch.wait_for(|on| *on).await.is_err() {
-            return;
+        tokio::select! {
+            on = switch.wait_for(|on| *on) => if on.is_err() { return },
+            _ = stop.wait() => return,
         }
         tracing::info!("watching the cluster");
-        let session = tokio::spawn(session(Arc::clone(&side)));
-        let switched_off = switch.wait_for(|on| !*on).await.is_ok();
-        session.abort();
-        // Wait for the session's drop guards: the watches and the Lease are
-        // stopped before anything else happens.
-        let _ = session.await;
-        if !switched_off {
+        let ended = async {
+            tokio::select! {
+                off = switch.wait_for(|on| !*on) => off.is_ok(),
+                _ = stop.wait() => false,
+            }
+        };
+        if !session(&side, ended).await {
             return;
         }
         tracing::info!("telemetry is off: the watches and the leader election are stopped");
     }
 }
 
-/// One session: never returns, ends when aborted (dropping its watches and
-/// its part in the election).
-async fn session(side: Arc<ClusterSide>) {
+/// One session, until `ended` resolves (to whether the agent goes on):
+/// then the watches stop and a leader gives up its Lease.
+async fn session(side: &ClusterSide, ended: impl Future<Output = bool>) -> bool {
     let reader = InstallationReader::new(
         side.client.clone(),
         side.settings.overrides.clone(),
         side.settings.kamaji_deployment.clone(),
         Arc::clone(&side.health),
     );
-    side.pipeline.set_installation(reader.read().await);
-    let sink = side.settings.watch_events.then(|| leader_sink(&side));
+    let sink = side.settings.watch_events.then(|| leader_sink(side));
     let watch = FleetWatch::start(&side.client, Arc::clone(&side.health), sink);
-    let _election = Election::start(
+    let election = Election::start(
         side.client.clone(),
         side.settings.lease.clone(),
         Arc::clone(&side.health),
     );
+    let goes_on = tokio::select! {
+        goes_on = ended => goes_on,
+        never = beat(side, &reader, &watch) => match never {},
+    };
+    drop(watch);
+    election.resign().await;
+    goes_on
+}
+
+/// Beats once the watches have synced and this replica leads, then every
+/// interval while it leads.
+async fn beat(
+    side: &ClusterSide,
+    reader: &InstallationReader,
+    watch: &FleetWatch,
+) -> std::convert::Infallible {
+    side.pipeline.set_installation(reader.read().await);
     loop {
         while !(side.health.is_synced() && side.health.is_leader()) {
             tokio::time::sleep(READY_POLL).await;
@@ -104,7 +123,7 @@ async fn session(side: Arc<ClusterSide>) {
 
 /// Hands a watch event to the plugin when this replica leads; a follower
 /// only keeps its store.
-fn leader_sink(side: &Arc<ClusterSide>) -> EventSink {
+fn leader_sink(side: &ClusterSide) -> EventSink {
     let (health, intake) = (Arc::clone(&side.health), side.intake.clone());
     Arc::new(move |event| {
         if health.is_leader() {

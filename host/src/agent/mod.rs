@@ -218,6 +218,9 @@ pub struct Agent {
     stop: state::Sender<Option<Instant>>,
     /// The heartbeat and file followers: aborted at shutdown.
     tasks: Vec<JoinHandle<()>>,
+    /// The cluster side: told to stop at shutdown, and awaited, so that a
+    /// leader gives up its Lease before the process ends.
+    cluster: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<u64>>,
     delivery: Option<Arc<Delivery>>,
     shutdown_timeout: Duration,
@@ -230,6 +233,7 @@ pub struct Agent {
 struct Parts {
     state: AppState,
     tasks: Vec<JoinHandle<()>>,
+    cluster: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<u64>>,
     delivery: Option<Arc<Delivery>>,
 }
@@ -266,6 +270,7 @@ impl Agent {
             state: Arc::new(parts.state),
             stop,
             tasks: parts.tasks,
+            cluster: parts.cluster,
             worker: parts.worker,
             delivery: parts.delivery,
             shutdown_timeout: config.shutdown_timeout,
@@ -306,6 +311,11 @@ impl Agent {
             task.abort();
         }
         self.stop.send_replace(Some(deadline));
+        if let Some(cluster) = self.cluster
+            && tokio::time::timeout_at(deadline, cluster).await.is_err()
+        {
+            tracing::warn!("the cluster side did not stop by the deadline");
+        }
         if tokio::time::timeout_at(deadline, server).await.is_err() {
             tracing::warn!("webhook connections still open at the deadline were cut");
         }
@@ -369,6 +379,7 @@ impl Parts {
         Self {
             state,
             tasks: Vec::new(),
+            cluster: None,
             worker: None,
             delivery: None,
         }
@@ -403,7 +414,7 @@ impl Parts {
             metrics: Arc::clone(&metrics),
             alive: Arc::clone(&alive),
         };
-        let worker = tokio::spawn(worker.run(events, stop));
+        let worker = tokio::spawn(worker.run(events, stop.clone()));
 
         let mut tasks = Vec::new();
         if let Some(path) = &config.config_file {
@@ -420,8 +431,14 @@ impl Parts {
             let watch = FileWatch::new(path, &plugin_bytes);
             tasks.push(follow_plugin(watch, config.watch_interval, swapper)?);
         }
-        let (feed, fleet) = start_feed(config, cluster, &intake, pipeline, &switch);
-        tasks.push(feed);
+        let from_cluster = cluster.is_some();
+        let (feed, fleet) = start_feed(config, cluster, &intake, pipeline, (&switch, stop));
+        let cluster = if from_cluster {
+            Some(feed)
+        } else {
+            tasks.push(feed);
+            None
+        };
         let state = AppState {
             intake,
             fleet,
@@ -437,6 +454,7 @@ impl Parts {
         Ok(Self {
             state,
             tasks,
+            cluster,
             worker: Some(worker),
             delivery: Some(delivery),
         })
@@ -471,7 +489,7 @@ fn start_feed(
     cluster: Option<ClusterParts>,
     intake: &Intake,
     pipeline: Arc<Pipeline>,
-    switch: &Switch,
+    (switch, stop): (&Switch, Stop),
 ) -> (JoinHandle<()>, Option<Arc<FleetInbox>>) {
     match cluster {
         Some(parts) => {
@@ -483,7 +501,10 @@ fn start_feed(
                 pipeline,
                 heartbeat_interval: config.heartbeat_interval,
             };
-            (tokio::spawn(cluster::run(side, switch.changes())), None)
+            (
+                tokio::spawn(cluster::run(side, switch.changes(), stop)),
+                None,
+            )
         }
         None => {
             let (source, fleet) = fleet_source(config);

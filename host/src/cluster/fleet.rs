@@ -209,9 +209,14 @@ impl Follower {
     fn failed(&self, error: &watcher::Error) {
         let resource = self.resource.plural();
         let api_error = match error {
-            watcher::Error::InitialListFailed(error)
-            | watcher::Error::WatchStartFailed(error)
-            | watcher::Error::WatchFailed(error) => error,
+            watcher::Error::InitialListFailed(error) | watcher::Error::WatchStartFailed(error) => {
+                error
+            }
+            watcher::Error::WatchFailed(error) => {
+                self.health.api_error(error);
+                tracing::warn!(resource, "the watch broke off ({error}): resuming");
+                return;
+            }
             watcher::Error::WatchError(status) if status.code == 410 => {
                 tracing::info!(resource, "the watch expired (410 Gone): re-listing");
                 self.health.api_error_code(status.code);
@@ -228,9 +233,14 @@ impl Follower {
             }
         };
         self.health.api_error(api_error);
+        let consequence = if self.health.watch(self.resource).is_synced() {
+            "the store keeps what it had"
+        } else {
+            "not ready"
+        };
         tracing::error!(
             resource,
-            "cannot watch {resource}.{KAMAJI_GROUP}: {api_error}{}; not ready, retrying with backoff",
+            "cannot watch {resource}.{KAMAJI_GROUP}: {api_error}{}; {consequence}, retrying with backoff",
             advice(api_error)
         );
     }

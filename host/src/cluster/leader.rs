@@ -53,28 +53,76 @@ impl LeaseConfig {
 /// This replica's part in the election, running until dropped.
 pub struct Election {
     task: tokio::task::JoinHandle<()>,
+    api: Api<Lease>,
+    config: LeaseConfig,
     health: Arc<ClusterHealth>,
 }
 
 impl Election {
     /// Starts taking part, keeping `health.is_leader()` current.
     pub fn start(client: Client, config: LeaseConfig, health: Arc<ClusterHealth>) -> Self {
-        let task = tokio::spawn(run(client, config, Arc::clone(&health)));
-        Self { task, health }
+        let api = Api::namespaced(client, &config.namespace);
+        let task = tokio::spawn(run(api.clone(), config.clone(), Arc::clone(&health)));
+        Self {
+            task,
+            api,
+            config,
+            health,
+        }
+    }
+}
+
+impl Election {
+    /// Stops taking part; a leader gives the Lease up, so that another
+    /// replica takes over without waiting for it to expire (client-go's
+    /// ReleaseOnCancel).
+    pub async fn resign(self) {
+        let was_leader = self.health.is_leader();
+        self.task.abort();
+        self.health.set_leader(false);
+        if !was_leader {
+            return;
+        }
+        let lease = &self.config.name;
+        match release(&self.api, &self.config).await {
+            Ok(()) => tracing::info!(%lease, "gave up the leadership"),
+            Err(error) => tracing::warn!(
+                %lease,
+                "cannot give up the Lease, it expires in {:?}: {error}",
+                self.config.duration
+            ),
+        }
     }
 }
 
 impl Drop for Election {
-    /// A replica that stops taking part stops acting as the leader at once.
+    /// However the election ends, this replica stops acting as the leader.
     fn drop(&mut self) {
         self.task.abort();
         self.health.set_leader(false);
     }
 }
 
-async fn run(client: Client, config: LeaseConfig, health: Arc<ClusterHealth>) {
+/// Clears the holder, if it is still this replica.
+async fn release(api: &Api<Lease>, config: &LeaseConfig) -> Result<(), kube::Error> {
+    let Some(mut lease) = api.get_opt(&config.name).await? else {
+        return Ok(());
+    };
+    let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    if spec.holder_identity.as_deref() != Some(config.identity.as_str()) {
+        return Ok(());
+    }
+    spec.holder_identity = None;
+    spec.lease_duration_seconds = Some(1);
+    spec.renew_time = Some(MicroTime(Timestamp::now()));
+    api.replace(&config.name, &PostParams::default(), &lease)
+        .await
+        .map(drop)
+}
+
+async fn run(api: Api<Lease>, config: LeaseConfig, health: Arc<ClusterHealth>) {
     let mut elector = Elector {
-        api: Api::namespaced(client, &config.namespace),
+        api,
         config,
         observed: None,
         renewed: None,
