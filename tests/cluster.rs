@@ -115,6 +115,11 @@ fn wait_synced_leader(agent: &Agent) {
     });
     assert_eq!(metric(agent, TCPS_SYNCED), 1.0);
     assert_eq!(metric(agent, STORES_SYNCED), 1.0);
+    for resource in ["tenantcontrolplanes", "datastores"] {
+        let age =
+            format!("kamaji_telemetry_watch_last_event_age_seconds{{resource=\"{resource}\"}}");
+        assert!(metric(agent, &age) >= 0.0);
+    }
 }
 
 fn tcp_count(heartbeat: &Value) -> u64 {
@@ -263,6 +268,12 @@ fn a_relist_a_cut_stream_and_a_restart_create_nothing_twice() {
                     .is_some_and(|relists| relists >= 1.0)
             })
     });
+    assert!(
+        metric(
+            &agent,
+            "kamaji_telemetry_kube_api_errors_total{code=\"410\"}"
+        ) >= 2.0
+    );
     // A stream cut mid-way: the watch resumes from its last version.
     setup.api.cut_watches();
     setup.api.create_tcp("tenant-a", "second", "v1.30.4");

@@ -483,6 +483,23 @@ mod tests {
     }
 
     #[test]
+    fn the_cluster_series_are_there_from_the_start_but_the_age_of_no_event() {
+        let health = Arc::new(ClusterHealth::default());
+        let text = Metrics::new(Arc::default(), Some(health))
+            .encode()
+            .expect("encodes");
+        for line in [
+            "kamaji_telemetry_watch_synced{resource=\"tenantcontrolplanes\"} 0",
+            "kamaji_telemetry_watch_synced{resource=\"datastores\"} 0",
+            "kamaji_telemetry_watch_relists_total{resource=\"datastores\"} 0",
+            "kamaji_telemetry_leader 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        assert!(!text.contains("watch_last_event_age_seconds{"), "{text}");
+    }
+
+    #[test]
     fn the_plugin_info_follows_the_plugin() {
         let metrics = Metrics::new(Arc::default(), None);
         metrics.set_plugin(&info("1.0.0"));
