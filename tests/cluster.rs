@@ -25,6 +25,8 @@ const DELETED: &str = "kamaji_telemetry_events_received_total{event=\"deleted\"}
 const WITHOUT_PAYLOAD: &str = "kamaji_telemetry_events_without_payload_total";
 const TCPS_SYNCED: &str = "kamaji_telemetry_watch_synced{resource=\"tenantcontrolplanes\"}";
 const STORES_SYNCED: &str = "kamaji_telemetry_watch_synced{resource=\"datastores\"}";
+const TCPS_EVENT_AGE: &str =
+    "kamaji_telemetry_watch_last_event_age_seconds{resource=\"tenantcontrolplanes\"}";
 
 /// A fake cluster, a receiver, and a kubeconfig for the one from the other.
 struct Setup {
@@ -284,9 +286,18 @@ fn a_relist_a_cut_stream_and_a_restart_create_nothing_twice() {
     let exit = agent.terminate(SOON);
     assert!(exit.status.success(), "{}", exit.stderr);
 
+    // Created while no agent ran: counted by heartbeats, never an event.
+    setup.api.create_tcp("tenant-a", "while-down", "v1.29.9");
+
     // A new agent: every TCP so far is in its initial list, none is an event.
+    let beats = setup.on_route("/stats").len();
     let agent = Agent::start(setup.serve("replica-1", "1h"));
     wait_synced_leader(&agent);
+    eventually(SOON, "the new agent's heartbeat", || {
+        setup.on_route("/stats").len() > beats
+    });
+    let beat = setup.last_heartbeat().expect("a heartbeat");
+    assert_eq!(tcp_count(&beat), 4, "{beat}");
     setup.api.create_tcp("tenant-a", "third", "v1.30.5");
     eventually(SOON, "the third create", || {
         setup.on_route("/create").len() == 3
@@ -305,8 +316,10 @@ fn two_replicas_send_one_heartbeat_per_interval_and_fail_over() {
     let setup = Setup::new();
     setup.api.create_tcp("tenant-a", "one", "v1.30.2");
     let interval = Duration::from_secs(1);
-    let first = Agent::start(setup.serve("replica-0", "1s"));
-    let second = Agent::start(setup.serve("replica-1", "1s"));
+    // A lease long enough that a loaded machine cannot make the leader miss
+    // its renewals (which would move the leadership mid-test).
+    let first = Agent::start(setup.serve_with_lease("replica-0", "1s", "10s"));
+    let second = Agent::start(setup.serve_with_lease("replica-1", "1s", "10s"));
     eventually(SOON, "one leader, both synced", || {
         let leaders = metric(&first, LEADER) + metric(&second, LEADER);
         leaders == 1.0 && metric(&first, TCPS_SYNCED) == 1.0 && metric(&second, TCPS_SYNCED) == 1.0
@@ -340,12 +353,17 @@ fn two_replicas_send_one_heartbeat_per_interval_and_fail_over() {
         "five heartbeats in {span:?}"
     );
 
-    // Only the leader sends events.
+    // Both replicas see the new TCP; only the leader hands it on.
+    let created_at = Instant::now();
     setup.api.create_tcp("tenant-a", "two", "v1.31.0");
-    eventually(SOON, "one create", || setup.on_route("/create").len() == 1);
-    eventually(SOON, "the follower saw it too", || {
-        metric(&follower, CREATED) == 0.0 && metric(&leader, CREATED) == 1.0
+    eventually(SOON, "both watches delivered it", || {
+        [&leader, &follower]
+            .iter()
+            .all(|agent| metric(agent, TCPS_EVENT_AGE) < created_at.elapsed().as_secs_f64())
     });
+    eventually(SOON, "one create", || setup.on_route("/create").len() == 1);
+    assert_eq!(metric(&leader, CREATED), 1.0);
+    assert_eq!(metric(&follower, CREATED), 0.0);
 
     // The leader dies (SIGKILL): the follower takes over within the lease.
     let killed_at = Instant::now();

@@ -17,7 +17,6 @@ use kube::Client;
 use tokio::sync::watch as state;
 
 use super::Stop;
-
 use super::intake::Intake;
 use crate::cluster::{
     ClusterHealth, Election, EventSink, FleetWatch, InstallationOverrides, InstallationReader,
