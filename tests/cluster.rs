@@ -538,3 +538,20 @@ fn a_leader_stopped_by_sigterm_hands_over_without_waiting_for_its_lease_to_expir
         .expect("a Lease");
     assert_eq!(holder["spec"]["holderIdentity"], "replica-1", "{holder}");
 }
+
+#[test]
+fn events_from_the_watch_refuse_a_fleet_from_elsewhere() {
+    for args in [["--fleet-file", "fleet.json"], ["--fleet-from", "post"]] {
+        let mut command = host_command();
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args);
+        let result = kamaji_telemetry_e2e::host::run(command);
+        assert!(!result.success(), "{result:?}");
+        assert!(
+            result.stderr.contains("are for --events webhook"),
+            "{}",
+            result.stderr
+        );
+    }
+}

@@ -106,9 +106,9 @@ fn service_account(options: &ManifestOptions) -> Value {
 /// The cluster-wide reads: the fleet, the installation's UID and Kamaji's
 /// version.
 fn cluster_role() -> Value {
-    let (_, kamaji_deployment) = DEFAULT_KAMAJI_DEPLOYMENT
-        .split_once('/')
-        .expect("NAMESPACE/NAME");
+    let kamaji_deployment = DEFAULT_KAMAJI_DEPLOYMENT
+        .rsplit_once('/')
+        .map_or(DEFAULT_KAMAJI_DEPLOYMENT, |(_namespace, name)| name);
     json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
         "metadata": metadata(None),
