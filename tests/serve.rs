@@ -22,7 +22,16 @@ const SOON: Duration = Duration::from_secs(60);
 /// short retries and fast file polling.
 fn serve(receiver: &Receiver) -> Command {
     let mut command = host_command();
-    command.args(["serve", "--listen", "127.0.0.1:0", "--endpoint"]);
+    command.args([
+        "serve",
+        "--events",
+        "webhook",
+        "--fleet-from",
+        "post",
+        "--listen",
+        "127.0.0.1:0",
+        "--endpoint",
+    ]);
     command.arg(receiver.url());
     command.args([
         "--watch-interval",
@@ -680,7 +689,7 @@ fn sigterm_stops_at_the_shutdown_timeout_and_reports_what_was_left() {
 #[test]
 fn plain_http_off_loopback_is_refused_with_a_clear_error() {
     let mut command = host_command();
-    command.args(["serve", "--listen", "0.0.0.0:0"]);
+    command.args(["serve", "--events", "webhook", "--listen", "0.0.0.0:0"]);
     let result = run(command);
     assert!(!result.success(), "{result:?}");
     assert!(

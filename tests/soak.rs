@@ -105,7 +105,14 @@ fn replace_file(path: &Path, bytes: &[u8]) {
 
 fn serve(receiver: &Receiver, files: &Files) -> Command {
     let mut command = host_command();
-    command.args(["serve", "--listen", "127.0.0.1:0", "--endpoint"]);
+    command.args([
+        "serve",
+        "--events",
+        "webhook",
+        "--listen",
+        "127.0.0.1:0",
+        "--endpoint",
+    ]);
     command.arg(receiver.url());
     command.arg("--plugin").arg(&files.plugin);
     command.arg("--config").arg(&files.config);

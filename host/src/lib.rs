@@ -2,6 +2,7 @@
 //! events decoded from Kubernetes objects, and delivers what it builds.
 
 pub mod agent;
+pub mod cluster;
 pub mod kube;
 pub mod leak_guard;
 pub mod local_mode;

@@ -29,14 +29,16 @@ pub enum Outcome {
 /// Runs events through the current plugin and the leak guard.
 pub struct Pipeline {
     plugin: ArcSwap<Plugin>,
-    installation: Installation,
+    /// Swappable: in a cluster, the Kubernetes version is read again at
+    /// every heartbeat.
+    installation: ArcSwap<Installation>,
 }
 
 impl Pipeline {
     pub fn new(plugin: Plugin, installation: Installation) -> Self {
         Self {
             plugin: ArcSwap::from_pointee(plugin),
-            installation,
+            installation: ArcSwap::from_pointee(installation),
         }
     }
 
@@ -52,8 +54,13 @@ impl Pipeline {
         self.plugin.swap(plugin)
     }
 
+    /// The installation that events starting now are built for.
+    pub fn set_installation(&self, installation: Installation) {
+        self.installation.store(Arc::new(installation));
+    }
+
     pub fn process(&self, event: &Event) -> Outcome {
-        run(&self.plugin(), &self.installation, event)
+        run(&self.plugin(), &self.installation.load(), event)
     }
 }
 

@@ -222,6 +222,16 @@ impl Metrics {
             .unwrap_or_else(|| panic!("no series {series} in the metrics:\n{}", self.0))
     }
 
+    /// The value of one series, or `None` if it is not exposed: for the
+    /// checks where a missing series is a failure, not a zero.
+    pub fn get(&self, series: &str) -> Option<f64> {
+        self.0
+            .lines()
+            .filter_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map(|value| value.trim().parse().expect("a number"))
+            .next()
+    }
+
     /// Whether a series line starting with `prefix` exists.
     pub fn has(&self, prefix: &str) -> bool {
         self.0.lines().any(|line| line.starts_with(prefix))

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 pub mod agent;
 pub mod host;
+pub mod kube_api;
 pub mod receiver;
 
 /// The workspace root.
@@ -65,6 +66,12 @@ pub fn wasmtime_cli() -> PathBuf {
 /// The wasm-tools CLI, installed by `make setup`.
 pub fn wasm_tools_cli() -> PathBuf {
     artefact("WASM_TOOLS", ".tools/bin/wasm-tools")
+}
+
+/// The kubernetes-validate Python package, installed by `make setup`: the
+/// directory to put on PYTHONPATH.
+pub fn kubernetes_validate() -> PathBuf {
+    artefact("KUBERNETES_VALIDATE", ".tools/kubernetes-validate")
 }
 
 /// The host binary, built by `make test` before the tests run.

@@ -84,7 +84,16 @@ impl Agent {
     fn start(context: &Context, endpoint: &str) -> Result<Self, String> {
         let mut command = context.host("serve", Some(&context.warm_cache()));
         command
-            .args(["--listen", "127.0.0.1:0", "--endpoint", endpoint])
+            .args([
+                "--events",
+                "webhook",
+                "--fleet-from",
+                "post",
+                "--listen",
+                "127.0.0.1:0",
+                "--endpoint",
+                endpoint,
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         let mut child = command

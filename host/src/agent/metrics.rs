@@ -12,10 +12,12 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::swap::PluginInfo;
+use crate::cluster::{ClusterHealth, Resource};
 use crate::plugin::CallError;
 use crate::plugin::bindings::{Event, Route};
 use crate::transport::DeliveryStats;
@@ -125,8 +127,9 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers every metric. `delivery` holds the transport's counters
-    /// (sent, retried, dropped, ...), read at each scrape.
-    pub fn new(delivery: Arc<DeliveryStats>) -> Self {
+    /// (sent, retried, dropped, ...), and `cluster` the watches' and the
+    /// election's state (with `--events watch`), both read at each scrape.
+    pub fn new(delivery: Arc<DeliveryStats>, cluster: Option<Arc<ClusterHealth>>) -> Self {
         let mut metrics = Self {
             registry: Registry::with_prefix("kamaji_telemetry"),
             events_received: labelled("event", &EVENT_KINDS),
@@ -147,6 +150,11 @@ impl Metrics {
             current_plugin: Mutex::new(None),
         };
         metrics.register(delivery);
+        if let Some(cluster) = cluster {
+            metrics
+                .registry
+                .register_collector(Box::new(ClusterCollector(cluster)));
+        }
         metrics
     }
 
@@ -381,6 +389,65 @@ impl Collector for DeliveryCollector {
     }
 }
 
+/// The watches' and the election's state, read at each scrape.
+#[derive(Debug)]
+struct ClusterCollector(Arc<ClusterHealth>);
+
+impl Collector for ClusterCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let health = &self.0;
+        let watches = Resource::ALL.map(|resource| (resource.plural(), health.watch(resource)));
+        let mut synced = encoder.encode_descriptor(
+            "watch_synced",
+            "1 once the watch holds a complete list of its resource, 0 before or while it is stopped",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (resource, watch) in &watches {
+            let value = ConstGauge::new(i64::from(watch.is_synced()));
+            value.encode(synced.encode_family(&[("resource", *resource)])?)?;
+        }
+        let mut relists = encoder.encode_descriptor(
+            "watch_relists",
+            "Complete lists after the first one: the watch expired (410 Gone) or could not resume",
+            None,
+            MetricType::Counter,
+        )?;
+        for (resource, watch) in &watches {
+            let value = ConstCounter::new(watch.relists());
+            value.encode(relists.encode_family(&[("resource", *resource)])?)?;
+        }
+        let mut age = encoder.encode_descriptor(
+            "watch_last_event_age_seconds",
+            "Seconds since the watch last delivered an object, a deletion or a list; absent before the first",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (resource, watch) in &watches {
+            if let Some(seconds) = watch.last_event_age() {
+                ConstGauge::new(seconds).encode(age.encode_family(&[("resource", *resource)])?)?;
+            }
+        }
+        let mut errors = encoder.encode_descriptor(
+            "kube_api_errors",
+            "Failed calls to the Kubernetes API, by HTTP status code (transport: no answer)",
+            None,
+            MetricType::Counter,
+        )?;
+        for (code, count) in health.api_errors() {
+            ConstCounter::new(count).encode(errors.encode_family(&[("code", code.as_str())])?)?;
+        }
+        let leader = encoder.encode_descriptor(
+            "leader",
+            "1 while this replica holds the Lease and sends, 0 while it follows",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(i64::from(health.is_leader())).encode(leader)?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,7 +462,9 @@ mod tests {
 
     #[test]
     fn every_series_is_there_from_the_start() {
-        let text = Metrics::new(Arc::default()).encode().expect("encodes");
+        let text = Metrics::new(Arc::default(), None)
+            .encode()
+            .expect("encodes");
         for line in [
             "kamaji_telemetry_events_received_total{event=\"heartbeat\"} 0",
             "kamaji_telemetry_events_dropped_total{reason=\"intake_full\"} 0",
@@ -414,8 +483,25 @@ mod tests {
     }
 
     #[test]
+    fn the_cluster_series_are_there_from_the_start_but_the_age_of_no_event() {
+        let health = Arc::new(ClusterHealth::default());
+        let text = Metrics::new(Arc::default(), Some(health))
+            .encode()
+            .expect("encodes");
+        for line in [
+            "kamaji_telemetry_watch_synced{resource=\"tenantcontrolplanes\"} 0",
+            "kamaji_telemetry_watch_synced{resource=\"datastores\"} 0",
+            "kamaji_telemetry_watch_relists_total{resource=\"datastores\"} 0",
+            "kamaji_telemetry_leader 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        assert!(!text.contains("watch_last_event_age_seconds{"), "{text}");
+    }
+
+    #[test]
     fn the_plugin_info_follows_the_plugin() {
-        let metrics = Metrics::new(Arc::default());
+        let metrics = Metrics::new(Arc::default(), None);
         metrics.set_plugin(&info("1.0.0"));
         metrics.set_plugin(&info("1.0.0"));
         metrics.set_plugin(&info("2.0.0"));
@@ -433,7 +519,7 @@ mod tests {
     #[test]
     fn delivery_counters_are_read_live() {
         let stats = Arc::new(DeliveryStats::default());
-        let metrics = Metrics::new(stats.clone());
+        let metrics = Metrics::new(stats.clone(), None);
         metrics.set_enabled(true);
         let text = metrics.encode().expect("encodes");
         assert!(

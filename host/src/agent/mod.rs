@@ -2,14 +2,19 @@
 //! controller.
 //!
 //! ```text
-//!  POST /telemetry ──┐                 ┌─ plugin worker ──────────┐
-//!  (admission        ├─► intake ─────► │ pipeline: plugin (swap-  │ ─► delivery ─► endpoint
-//!   webhook)         │  (bounded,      │ pable) + leak guard      │    queue
-//!  heartbeat ────────┘   never waits)  └──────────────────────────┘
-//!  (fleet file or POST /v1/fleet)
+//!  watch of TCPs and ─┐                ┌─ plugin worker ──────────┐
+//!  DataStores (leader)│                │                          │
+//!  or POST /telemetry ├─► intake ────► │ pipeline: plugin (swap-  │ ─► delivery ─► endpoint
+//!  (admission webhook)│  (bounded,     │ pable) + leak guard      │    queue
+//!  heartbeat ─────────┘  never waits)  └──────────────────────────┘
+//!  (watch store, fleet file or POST /v1/fleet)
 //! ```
 //!
-//! - The webhook only decodes the AdmissionReview and hands the event to a
+//! - `--events watch` (the default, [`cluster`]): the agent watches the
+//!   Kubernetes API itself, beats from its store, and only the leader of its
+//!   replicas hands anything to the plugin. Nothing is added to the
+//!   admission path.
+//! - `--events webhook`: the webhook only decodes the AdmissionReview and hands the event to a
 //!   bounded intake, then allows the request: admission is never delayed by
 //!   a plugin or the network.
 //! - One worker builds the events in order, each with a single snapshot of
@@ -23,6 +28,7 @@
 //!   delivery queue flushed within the shutdown timeout, and what was left is
 //!   reported.
 
+mod cluster;
 mod config_file;
 mod delivery;
 mod heartbeat;
@@ -39,6 +45,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub use cluster::ClusterSettings;
+
 use axum_server::tls_rustls::RustlsConfig;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch as state;
@@ -48,11 +56,13 @@ use tokio::time::Instant;
 pub use config_file::ConfigFileError;
 pub use swap::{Refusal, SelfTestFailure};
 
+use crate::cluster::ClusterHealth;
 use crate::optout::OptOut;
 use crate::pipeline::Pipeline;
 use crate::plugin::bindings::Installation;
 use crate::plugin::{DEFAULT_PLUGIN, PluginRuntime};
 use crate::transport::{self, FlushReport, QueueError, Transport, TransportConfig};
+use cluster::ClusterSide;
 use config_file::{RuntimeConfig, RuntimeOptOut};
 use delivery::Delivery;
 use heartbeat::{FleetInbox, FleetSource};
@@ -88,6 +98,13 @@ pub struct AgentConfig {
     pub shutdown_timeout: Duration,
     /// The absolute opt-out (flag or environment), if any.
     pub opt_out: Option<OptOut>,
+    /// `POST /telemetry` is served (`--events webhook`): the webhook brings
+    /// the events. Then, and only then, TLS is required off loopback.
+    pub webhook: bool,
+    /// The fleet (and with `--events watch` the events) come from the
+    /// cluster. `None`: from `--fleet-file` or `POST /v1/fleet`, and the
+    /// agent makes no Kubernetes API call.
+    pub cluster: Option<ClusterSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +150,8 @@ pub enum AgentError {
     Serve(std::io::Error),
     #[error("an agent task crashed: {0}")]
     Crashed(String),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClientError),
 }
 
 /// What shutdown left behind.
@@ -144,10 +163,11 @@ pub struct ShutdownReport {
     pub flush: Option<FlushReport>,
 }
 
-/// Whether telemetry is on now, mirrored in the `telemetry_enabled` gauge.
+/// Whether telemetry is on now, mirrored in the `telemetry_enabled` gauge;
+/// what runs only while it is on (the cluster watches) follows its changes.
 #[derive(Debug)]
 struct Switch {
-    on: AtomicBool,
+    on: state::Sender<bool>,
     metrics: Arc<Metrics>,
 }
 
@@ -155,18 +175,22 @@ impl Switch {
     fn new(on: bool, metrics: Arc<Metrics>) -> Self {
         metrics.set_enabled(on);
         Self {
-            on: AtomicBool::new(on),
+            on: state::Sender::new(on),
             metrics,
         }
     }
 
     fn is_on(&self) -> bool {
-        self.on.load(Ordering::SeqCst)
+        *self.on.borrow()
     }
 
     fn set(&self, on: bool) {
-        self.on.store(on, Ordering::SeqCst);
+        self.on.send_replace(on);
         self.metrics.set_enabled(on);
+    }
+
+    fn changes(&self) -> state::Receiver<bool> {
+        self.on.subscribe()
     }
 }
 
@@ -194,6 +218,9 @@ pub struct Agent {
     stop: state::Sender<Option<Instant>>,
     /// The heartbeat and file followers: aborted at shutdown.
     tasks: Vec<JoinHandle<()>>,
+    /// The cluster side: told to stop at shutdown, and awaited, so that a
+    /// leader gives up its Lease before the process ends.
+    cluster: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<u64>>,
     delivery: Option<Arc<Delivery>>,
     shutdown_timeout: Duration,
@@ -206,6 +233,7 @@ pub struct Agent {
 struct Parts {
     state: AppState,
     tasks: Vec<JoinHandle<()>>,
+    cluster: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<u64>>,
     delivery: Option<Arc<Delivery>>,
 }
@@ -242,6 +270,7 @@ impl Agent {
             state: Arc::new(parts.state),
             stop,
             tasks: parts.tasks,
+            cluster: parts.cluster,
             worker: parts.worker,
             delivery: parts.delivery,
             shutdown_timeout: config.shutdown_timeout,
@@ -282,6 +311,11 @@ impl Agent {
             task.abort();
         }
         self.stop.send_replace(Some(deadline));
+        if let Some(cluster) = self.cluster
+            && tokio::time::timeout_at(deadline, cluster).await.is_err()
+        {
+            tracing::warn!("the cluster side did not stop by the deadline");
+        }
         if tokio::time::timeout_at(deadline, server).await.is_err() {
             tracing::warn!("webhook connections still open at the deadline were cut");
         }
@@ -325,7 +359,7 @@ impl Parts {
         tracing::info!(
             "telemetry is disabled by {source}: webhooks are answered, nothing is built or sent"
         );
-        let metrics = Arc::new(Metrics::new(Arc::default()));
+        let metrics = Arc::new(Metrics::new(Arc::default(), None));
         let switch = Arc::new(Switch::new(false, Arc::clone(&metrics)));
         // Nothing ever reads the intake: the switch, off for good, lets no event in.
         let (intake, _) = Intake::new(1, switch, Arc::clone(&metrics));
@@ -333,6 +367,8 @@ impl Parts {
         let state = AppState {
             intake,
             fleet,
+            webhook: config.webhook,
+            cluster: None,
             delivery: None,
             metrics,
             health: Health {
@@ -343,6 +379,7 @@ impl Parts {
         Self {
             state,
             tasks: Vec::new(),
+            cluster: None,
             worker: None,
             delivery: None,
         }
@@ -356,7 +393,9 @@ impl Parts {
         let plugins = Arc::new(plugins);
         let (plugin_bytes, candidate) = initial_plugin(config, &plugins).await?;
         let transport = Arc::new(Transport::new(config.transport.clone())?);
-        let metrics = Arc::new(Metrics::new(Arc::clone(transport.stats())));
+        let cluster = cluster_client(config).await?;
+        let health = cluster.as_ref().map(|side| Arc::clone(&side.health));
+        let metrics = Arc::new(Metrics::new(Arc::clone(transport.stats()), health.clone()));
         metrics.set_plugin(&candidate.info);
         tracing::info!("plugin {} loaded", candidate.info);
         let switch = Arc::new(Switch::new(true, Arc::clone(&metrics)));
@@ -375,29 +414,36 @@ impl Parts {
             metrics: Arc::clone(&metrics),
             alive: Arc::clone(&alive),
         };
-        let worker = tokio::spawn(worker.run(events, stop));
+        let worker = tokio::spawn(worker.run(events, stop.clone()));
 
         let mut tasks = Vec::new();
         if let Some(path) = &config.config_file {
             let opt_out = RuntimeOptOut {
                 path: path.clone(),
-                switch,
+                switch: Arc::clone(&switch),
                 delivery: Arc::clone(&delivery),
                 metrics: Arc::clone(&metrics),
             };
             tasks.push(follow_config(config, opt_out).await?);
         }
         if let Some(path) = &config.plugin {
-            let swapper = Swapper::new(plugins, pipeline, Arc::clone(&metrics));
+            let swapper = Swapper::new(plugins, Arc::clone(&pipeline), Arc::clone(&metrics));
             let watch = FileWatch::new(path, &plugin_bytes);
             tasks.push(follow_plugin(watch, config.watch_interval, swapper)?);
         }
-        let (source, fleet) = fleet_source(config);
-        let beat = heartbeat::run(source, config.heartbeat_interval, intake.clone());
-        tasks.push(tokio::spawn(beat));
+        let from_cluster = cluster.is_some();
+        let (feed, fleet) = start_feed(config, cluster, &intake, pipeline, (&switch, stop));
+        let cluster = if from_cluster {
+            Some(feed)
+        } else {
+            tasks.push(feed);
+            None
+        };
         let state = AppState {
             intake,
             fleet,
+            webhook: config.webhook,
+            cluster: health,
             delivery: Some(Arc::clone(&delivery)),
             metrics,
             health: Health {
@@ -408,13 +454,67 @@ impl Parts {
         Ok(Self {
             state,
             tasks,
+            cluster,
             worker: Some(worker),
             delivery: Some(delivery),
         })
     }
 }
 
-/// Plain HTTP only on loopback (tests, port-forwarding); TLS otherwise.
+/// The cluster side's parts for `--events watch`. Building the client sends
+/// nothing: the first request goes out when telemetry is on.
+async fn cluster_client(config: &AgentConfig) -> Result<Option<ClusterParts>, AgentError> {
+    let Some(settings) = &config.cluster else {
+        return Ok(None);
+    };
+    let client = crate::cluster::connect(settings.kubeconfig.as_deref()).await?;
+    Ok(Some(ClusterParts {
+        client,
+        settings: settings.clone(),
+        health: Arc::default(),
+    }))
+}
+
+struct ClusterParts {
+    client: kube::Client,
+    settings: ClusterSettings,
+    health: Arc<ClusterHealth>,
+}
+
+/// Starts what feeds the intake: the cluster side, or the heartbeat of the
+/// fleet file or posted snapshots (then the webhook brings the events).
+/// Returns the task, and the inbox of `POST /v1/fleet` if it is used.
+fn start_feed(
+    config: &AgentConfig,
+    cluster: Option<ClusterParts>,
+    intake: &Intake,
+    pipeline: Arc<Pipeline>,
+    (switch, stop): (&Switch, Stop),
+) -> (JoinHandle<()>, Option<Arc<FleetInbox>>) {
+    match cluster {
+        Some(parts) => {
+            let side = ClusterSide {
+                client: parts.client,
+                settings: parts.settings,
+                health: parts.health,
+                intake: intake.clone(),
+                pipeline,
+                heartbeat_interval: config.heartbeat_interval,
+            };
+            (
+                tokio::spawn(cluster::run(side, switch.changes(), stop)),
+                None,
+            )
+        }
+        None => {
+            let (source, fleet) = fleet_source(config);
+            let beat = heartbeat::run(source, config.heartbeat_interval, intake.clone());
+            (tokio::spawn(beat), fleet)
+        }
+    }
+}
+
+/// With the webhook, plain HTTP only on loopback (tests, port-forwarding).
 async fn tls_config(config: &AgentConfig) -> Result<Option<RustlsConfig>, AgentError> {
     match &config.tls {
         Some(files) => RustlsConfig::from_pem_file(&files.cert, &files.key)
@@ -424,7 +524,9 @@ async fn tls_config(config: &AgentConfig) -> Result<Option<RustlsConfig>, AgentE
                 files: files.clone(),
                 source,
             }),
-        None if config.listen.ip().is_loopback() => Ok(None),
+        // Probes and scrapes are plain HTTP in a cluster; the API server
+        // calls webhooks over HTTPS only.
+        None if config.listen.ip().is_loopback() || !config.webhook => Ok(None),
         None => Err(AgentError::PlainHttpOffLoopback(config.listen)),
     }
 }

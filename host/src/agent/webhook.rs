@@ -1,10 +1,12 @@
 //! The agent's HTTP interface.
 //!
-//! - `POST /telemetry`: the validating admission webhook. AdmissionReview v1
-//!   in and out; it always allows, and answers as soon as the event is
-//!   decoded and handed to the intake, before any plugin or network work.
+//! - `POST /telemetry` (`--events webhook` only): the validating admission
+//!   webhook. AdmissionReview v1 in and out; it always allows, and answers as
+//!   soon as the event is decoded and handed to the intake, before any plugin
+//!   or network work.
 //! - `POST /v1/fleet`: a fleet snapshot for the heartbeat.
-//! - `GET /metrics`, `GET /healthz`, `GET /readyz`.
+//! - `GET /metrics`, `GET /healthz`, `GET /readyz` (with `--events watch`,
+//!   ready once both watches have synced while telemetry is on).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +23,7 @@ use super::delivery::Delivery;
 use super::heartbeat::{self, FleetInbox};
 use super::intake::Intake;
 use super::metrics::{self, Metrics, Queue, Review};
+use crate::cluster::ClusterHealth;
 use crate::kube;
 
 /// The API server sends the object before and after the change: two objects
@@ -43,8 +46,13 @@ pub struct Health {
 #[derive(Debug)]
 pub struct AppState {
     pub intake: Intake,
-    /// `None` when the snapshot comes from `--fleet-file`.
+    /// `None` when the snapshot comes from `--fleet-file` or the cluster.
     pub fleet: Option<Arc<FleetInbox>>,
+    /// `POST /telemetry` is served (`--events webhook`).
+    pub webhook: bool,
+    /// The watches and the election, with `--events watch` and telemetry
+    /// not off for good.
+    pub cluster: Option<Arc<ClusterHealth>>,
     /// `None` when telemetry is off for good: nothing is ever queued.
     pub delivery: Option<Arc<Delivery>>,
     pub metrics: Arc<Metrics>,
@@ -52,11 +60,15 @@ pub struct AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route(
+    let router = if state.webhook {
+        Router::new().route(
             "/telemetry",
             post(admission).layer(DefaultBodyLimit::max(ADMISSION_BODY_LIMIT)),
         )
+    } else {
+        Router::new()
+    };
+    router
         .route(
             "/v1/fleet",
             post(fleet).layer(DefaultBodyLimit::max(FLEET_BODY_LIMIT)),
@@ -100,7 +112,7 @@ fn allow(uid: &str) -> serde_json::Value {
 
 async fn fleet(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let Some(inbox) = &state.fleet else {
-        let message = "fleet snapshots come from --fleet-file on this agent";
+        let message = "fleet snapshots come from --fleet-file or the cluster on this agent";
         return (StatusCode::CONFLICT, message).into_response();
     };
     // A large fleet takes a while to decode: off the async threads.
@@ -159,6 +171,14 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if state.health.stopping.load(Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    if let Some(cluster) = &state.cluster
+        && state.intake.is_on()
+        && !cluster.is_synced()
+    {
+        let message =
+            "the watches of tenantcontrolplanes and datastores have not synced: see the logs\n";
+        return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
     }
     healthz(State(state)).await
 }

@@ -2,6 +2,7 @@
 
 mod describe;
 mod input;
+mod manifests;
 mod output;
 mod preview;
 mod send;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kamaji_telemetry::cluster::InstallationOverrides;
 use kamaji_telemetry::plugin::bindings::Installation;
 use kamaji_telemetry::plugin::{
     DEFAULT_PLUGIN, Plugin, PluginRuntime, PrecompiledCache, SandboxLimits,
@@ -88,36 +90,39 @@ pub enum LogFormat {
     Json,
 }
 
-/// The installation the events come from.
+/// The installation the events come from. `serve --events watch` reads
+/// each one from the cluster unless it is given here.
 #[derive(Debug, Args)]
 pub struct InstallationArgs {
     /// The UID of the Service `default/kubernetes` in the management cluster
     /// (`kubectl get svc kubernetes -n default -o jsonpath='{.metadata.uid}'`).
-    /// Plugins send only a pseudonym of it.
-    #[arg(
-        long,
-        env = "KAMAJI_TELEMETRY_CLUSTER_UID",
-        default_value = "",
-        hide_default_value = true
-    )]
-    pub cluster_uid: String,
+    /// Plugins send only a pseudonym of it. [default: empty]
+    #[arg(long, env = "KAMAJI_TELEMETRY_CLUSTER_UID")]
+    pub cluster_uid: Option<String>,
 
-    /// The Kamaji controller's version.
-    #[arg(long, env = "KAMAJI_TELEMETRY_KAMAJI_VERSION", default_value = "dev")]
-    pub kamaji_version: String,
+    /// The Kamaji controller's version. [default: dev]
+    #[arg(long, env = "KAMAJI_TELEMETRY_KAMAJI_VERSION")]
+    pub kamaji_version: Option<String>,
 
     /// The management cluster's Kubernetes GitVersion (`kubectl version`).
-    #[arg(
-        long,
-        env = "KAMAJI_TELEMETRY_KUBERNETES_VERSION",
-        default_value = "Unknown"
-    )]
-    pub kubernetes_version: String,
+    /// [default: Unknown]
+    #[arg(long, env = "KAMAJI_TELEMETRY_KUBERNETES_VERSION")]
+    pub kubernetes_version: Option<String>,
 }
 
 impl InstallationArgs {
+    /// The installation as given, with defaults for what is not.
     fn installation(&self) -> Installation {
         Installation {
+            cluster_uid: self.cluster_uid.clone().unwrap_or_default(),
+            kamaji_version: self.kamaji_version.clone().unwrap_or("dev".into()),
+            kubernetes_version: self.kubernetes_version.clone().unwrap_or("Unknown".into()),
+        }
+    }
+
+    /// What was given, to override what the cluster says.
+    fn overrides(&self) -> InstallationOverrides {
+        InstallationOverrides {
             cluster_uid: self.cluster_uid.clone(),
             kamaji_version: self.kamaji_version.clone(),
             kubernetes_version: self.kubernetes_version.clone(),
@@ -131,8 +136,12 @@ pub enum Command {
     Preview(preview::PreviewArgs),
     /// Build the payloads from the input and send them to the telemetry backend.
     Send(send::SendArgs),
-    /// Run as an agent: admission webhook, heartbeat, hot-swapped plugin, metrics.
-    Serve(serve::ServeArgs),
+    /// Run as an agent: watch of the cluster (or admission webhook),
+    /// heartbeat, leader election, hot-swapped plugin, metrics.
+    // Boxed: its many options would make every other command as large.
+    Serve(Box<serve::ServeArgs>),
+    /// Print the YAML that installs the agent in a cluster (kubectl apply -f -).
+    Manifests(manifests::ManifestsArgs),
     /// Inspect the plugin.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -144,6 +153,15 @@ pub enum Command {
 pub enum PluginCommand {
     /// Show what the plugin says it collects.
     Describe(describe::DescribeArgs),
+}
+
+/// Where `serve` takes TenantControlPlane events from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventSource {
+    /// Its own watch of the Kubernetes API.
+    Watch,
+    /// A validating admission webhook, POST /telemetry.
+    Webhook,
 }
 
 /// How a command prints its results.
@@ -159,7 +177,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Preview(args) => preview::run(&cli.global, args),
         Command::Send(args) => send::run(&cli.global, args),
-        Command::Serve(args) => serve::run(&cli.global, args),
+        Command::Serve(args) => serve::run(&cli.global, *args),
+        Command::Manifests(args) => manifests::run(&cli.global, args),
         Command::Plugin(PluginCommand::Describe(args)) => describe::run(&cli.global, args),
         Command::View(args) => view::run(args),
     }

@@ -6,15 +6,49 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
-use kamaji_telemetry::agent::{Agent, AgentConfig, ShutdownReport, TlsFiles, termination};
+use clap::{Args, ValueEnum};
+use kamaji_telemetry::agent::{
+    Agent, AgentConfig, ClusterSettings, ShutdownReport, TlsFiles, termination,
+};
+use kamaji_telemetry::cluster::{
+    DEFAULT_KAMAJI_DEPLOYMENT, DEFAULT_LEASE_NAME, KamajiDeployment, LeaseConfig,
+};
 use kamaji_telemetry::optout;
 
 use super::send::DeliveryArgs;
-use super::{GlobalArgs, InstallationArgs};
+use super::{EventSource, GlobalArgs, InstallationArgs};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Where TenantControlPlane events come from: the agent's own watch of
+    /// the Kubernetes API, or an admission webhook (POST /telemetry).
+    #[arg(long, value_enum, default_value_t = EventSource::Watch)]
+    events: EventSource,
+
+    /// Where the heartbeat's fleet comes from: the watch of the cluster, or
+    /// snapshots posted to POST /v1/fleet (--events webhook only). See also
+    /// --fleet-file.
+    #[arg(long, value_enum, default_value_t = FleetFrom::Cluster)]
+    fleet_from: FleetFrom,
+
+    /// The kubeconfig file for the cluster [default: KUBECONFIG,
+    /// ~/.kube/config, else the pod's service account].
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+
+    /// The Kamaji controller's Deployment, whose `app.kubernetes.io/version`
+    /// label (else image tag) is Kamaji's version, unless --kamaji-version.
+    #[arg(
+        long,
+        env = "KAMAJI_TELEMETRY_KAMAJI_DEPLOYMENT",
+        value_name = "NAMESPACE/NAME",
+        default_value = DEFAULT_KAMAJI_DEPLOYMENT
+    )]
+    kamaji_deployment: KamajiDeployment,
+
+    #[command(flatten)]
+    lease: LeaseArgs,
+
     /// Where the webhook (POST /telemetry), POST /v1/fleet, /metrics, /healthz
     /// and /readyz listen. Plain HTTP only on a loopback address.
     #[arg(
@@ -33,13 +67,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
 
-    /// Time between heartbeats; the first one is sent at start.
+    /// Time between heartbeats (give or take 10% with --events watch); the
+    /// first one is sent at start, or once the watches have synced.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     heartbeat_interval: Duration,
 
     /// The fleet snapshot for heartbeats, read again at each one: a List as
     /// `kubectl get tenantcontrolplanes,datastores -A -o json` prints it.
-    /// Without it, snapshots are posted to POST /v1/fleet.
+    /// Only with --events webhook; the agent then makes no Kubernetes API call.
     #[arg(long, value_name = "PATH")]
     fleet_file: Option<PathBuf>,
 
@@ -68,7 +103,65 @@ pub struct ServeArgs {
     delivery: DeliveryArgs,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FleetFrom {
+    Cluster,
+    Post,
+}
+
+/// The leader election among the agent's replicas (--events watch).
+#[derive(Debug, Args)]
+struct LeaseArgs {
+    /// The namespace of the Lease: the agent's own.
+    #[arg(
+        long,
+        env = "POD_NAMESPACE",
+        value_name = "NAMESPACE",
+        default_value = "kamaji-system"
+    )]
+    lease_namespace: String,
+
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_LEASE_NAME)]
+    lease_name: String,
+
+    /// How long the leader's Lease holds without renewal: how long a
+    /// failover takes at most.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    lease_duration: Duration,
+
+    /// This replica's name in the Lease [default: the host name and process id].
+    #[arg(long, env = "POD_NAME", value_name = "NAME")]
+    leader_identity: Option<String>,
+}
+
+impl LeaseArgs {
+    fn config(self) -> LeaseConfig {
+        LeaseConfig {
+            namespace: self.lease_namespace,
+            name: self.lease_name,
+            identity: self.leader_identity.unwrap_or_else(default_identity),
+            duration: self.lease_duration,
+        }
+    }
+}
+
+/// Unique among the replicas: a pod's host name is its name, and the
+/// process id tells apart two agents on one machine.
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "kamaji-telemetry".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
 pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Events from the watch need the watch, whose store is the fleet: a file
+    // or posted snapshots would silently be ignored.
+    anyhow::ensure!(
+        args.events == EventSource::Webhook
+            || (args.fleet_file.is_none() && args.fleet_from == FleetFrom::Cluster),
+        "--fleet-file and --fleet-from post are for --events webhook; with --events watch the fleet comes from the cluster"
+    );
     let opt_out = optout::from_process(global.disable_telemetry);
     if let Some(source) = &opt_out {
         println!(
@@ -102,6 +195,14 @@ fn agent_config(
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
     };
+    let from_cluster = args.fleet_file.is_none() && args.fleet_from == FleetFrom::Cluster;
+    let cluster = from_cluster.then(|| ClusterSettings {
+        watch_events: args.events == EventSource::Watch,
+        kubeconfig: args.kubeconfig,
+        overrides: args.installation.overrides(),
+        kamaji_deployment: Some(args.kamaji_deployment),
+        lease: args.lease.config(),
+    });
     AgentConfig {
         listen: args.listen,
         tls,
@@ -116,6 +217,8 @@ fn agent_config(
         watch_interval: args.watch_interval,
         shutdown_timeout: args.shutdown_timeout,
         opt_out,
+        webhook: args.events == EventSource::Webhook,
+        cluster,
     }
 }
 

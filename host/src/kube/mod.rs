@@ -63,6 +63,7 @@ mod documents;
 mod error;
 mod limits;
 mod objects;
+pub mod record;
 mod stream;
 
 pub use documents::Admission;

@@ -1,0 +1,557 @@
+//! `kamaji-telemetry serve --events watch`, the real binary, against a fake
+//! Kubernetes API server (tests/support/kube_api.rs) that kube-rs talks to
+//! unmodified, and the loopback telemetry receiver: events from the watch,
+//! heartbeats from its store, re-lists and restarts without duplicates, two
+//! replicas with one leader, the opt-out, and a forbidden resource.
+//!
+//! Every wait is for an observable state (a request at the receiver, a
+//! metric, a status code), with generous bounds for a loaded debug build.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kamaji_telemetry_e2e::agent::{Agent, eventually};
+use kamaji_telemetry_e2e::host::{host_command, sample};
+use kamaji_telemetry_e2e::kube_api::{FakeApi, Kind};
+use kamaji_telemetry_e2e::receiver::{Received, Receiver};
+use serde_json::Value;
+
+const SOON: Duration = Duration::from_secs(60);
+const LEADER: &str = "kamaji_telemetry_leader";
+const CREATED: &str = "kamaji_telemetry_events_received_total{event=\"created\"}";
+const UPDATED: &str = "kamaji_telemetry_events_received_total{event=\"updated\"}";
+const DELETED: &str = "kamaji_telemetry_events_received_total{event=\"deleted\"}";
+const WITHOUT_PAYLOAD: &str = "kamaji_telemetry_events_without_payload_total";
+const TCPS_SYNCED: &str = "kamaji_telemetry_watch_synced{resource=\"tenantcontrolplanes\"}";
+const STORES_SYNCED: &str = "kamaji_telemetry_watch_synced{resource=\"datastores\"}";
+const TCPS_EVENT_AGE: &str =
+    "kamaji_telemetry_watch_last_event_age_seconds{resource=\"tenantcontrolplanes\"}";
+
+/// A fake cluster, a receiver, and a kubeconfig for the one from the other.
+struct Setup {
+    api: FakeApi,
+    receiver: Receiver,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let api = FakeApi::start();
+        let kubeconfig = api.kubeconfig(dir.path());
+        Self {
+            api,
+            receiver: Receiver::start(),
+            kubeconfig,
+            _dir: dir,
+        }
+    }
+
+    /// `serve` watching the fake, as replica `identity`, beating every
+    /// `interval`. The installation comes from the cluster, not the
+    /// environment the other tests set.
+    fn serve(&self, identity: &str, interval: &str) -> Command {
+        self.serve_with_lease(identity, interval, "3s")
+    }
+
+    fn serve_with_lease(&self, identity: &str, interval: &str, lease: &str) -> Command {
+        let mut command = host_command();
+        for name in [
+            "KAMAJI_TELEMETRY_CLUSTER_UID",
+            "KAMAJI_TELEMETRY_KAMAJI_VERSION",
+            "KAMAJI_TELEMETRY_KUBERNETES_VERSION",
+            "KUBECONFIG",
+            "POD_NAME",
+            "POD_NAMESPACE",
+        ] {
+            command.env_remove(name);
+        }
+        command.args(["serve", "--listen", "127.0.0.1:0", "--endpoint"]);
+        command
+            .arg(self.receiver.url())
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig);
+        command.args([
+            "--leader-identity",
+            identity,
+            "--lease-duration",
+            lease,
+            "--heartbeat-interval",
+            interval,
+            "--retry-max-elapsed",
+            "2s",
+        ]);
+        command
+    }
+
+    fn on_route(&self, route: &str) -> Vec<Received> {
+        self.receiver
+            .requests()
+            .into_iter()
+            .filter(|request| request.path == route)
+            .collect()
+    }
+
+    fn last_heartbeat(&self) -> Option<Value> {
+        self.on_route("/stats").last().map(Received::json)
+    }
+}
+
+fn read_sample(name: &str) -> Vec<u8> {
+    std::fs::read(sample(name)).unwrap_or_else(|error| panic!("{name}: {error}"))
+}
+
+/// The series' value; a missing series fails the test.
+fn metric(agent: &Agent, series: &str) -> f64 {
+    let metrics = agent.metrics();
+    metrics
+        .get(series)
+        .unwrap_or_else(|| panic!("{series} is not exposed:\n{}", metrics.0))
+}
+
+fn wait_synced_leader(agent: &Agent) {
+    eventually(SOON, "synced, ready and leading", || {
+        agent.get_status("/readyz") == 200 && metric(agent, LEADER) == 1.0
+    });
+    assert_eq!(metric(agent, TCPS_SYNCED), 1.0);
+    assert_eq!(metric(agent, STORES_SYNCED), 1.0);
+    for resource in ["tenantcontrolplanes", "datastores"] {
+        let age =
+            format!("kamaji_telemetry_watch_last_event_age_seconds{{resource=\"{resource}\"}}");
+        assert!(metric(agent, &age) >= 0.0);
+    }
+}
+
+fn tcp_count(heartbeat: &Value) -> u64 {
+    let counts = &heartbeat["tenant_control_plane"];
+    ["running", "upgrading", "not_ready", "sleeping"]
+        .iter()
+        .filter_map(|state| counts[state].as_u64())
+        .sum()
+}
+
+fn data_store_count(heartbeat: &Value) -> u64 {
+    ["etcd", "postgres", "mysql", "nats"]
+        .iter()
+        .filter_map(|driver| heartbeat["datastores"][driver]["count"].as_u64())
+        .sum()
+}
+
+#[test]
+fn create_upgrade_and_delete_give_one_payload_each_and_other_changes_none() {
+    let setup = Setup::new();
+    setup.api.create_tcp("tenant-a", "existing", "v1.30.2");
+    setup
+        .api
+        .create_data_store("datastore_etcd.json", &["tenant-a/existing"]);
+    let agent = Agent::start(setup.serve("replica-0", "1h"));
+    wait_synced_leader(&agent);
+
+    // The heartbeat after the initial sync, over the served objects, with the
+    // installation read from the cluster.
+    eventually(SOON, "the heartbeat after sync", || {
+        setup.on_route("/stats").len() == 1
+    });
+    let beat = setup.last_heartbeat().expect("a heartbeat");
+    assert_eq!(
+        (tcp_count(&beat), data_store_count(&beat)),
+        (1, 1),
+        "{beat}"
+    );
+    assert_eq!(beat["datastores"]["etcd"]["used_by_count"], 1, "{beat}");
+    assert_eq!(beat["kubernetes_version"], "v1.30.2", "{beat}");
+    assert_eq!(beat["kamaji_version"], "v1.0.0", "{beat}");
+
+    // Nothing is added to the admission path: there is no webhook to call.
+    let (status, _) = agent.post("/telemetry", read_sample("admission-create.json"));
+    assert_eq!(status, 404);
+
+    setup.api.create_tcp("tenant-b", "fresh", "v1.31.1");
+    eventually(SOON, "one create", || setup.on_route("/create").len() == 1);
+    let create = setup.on_route("/create")[0].json();
+    assert_eq!(create["tcp_version"], "v1.31.1", "{create}");
+
+    setup.api.set_tcp_version("tenant-b", "fresh", "v1.32.0");
+    eventually(SOON, "one update", || setup.on_route("/update").len() == 1);
+    let update = setup.on_route("/update")[0].json();
+    assert_eq!(
+        (&update["old_tcp_version"], &update["new_tcp_version"]),
+        (&Value::from("v1.31.1"), &Value::from("v1.32.0")),
+        "{update}"
+    );
+
+    // Not an upgrade: handed to the plugin, which sends nothing for it.
+    setup.api.label_tcp("tenant-b", "fresh", "yes");
+    eventually(SOON, "the label change reaches the plugin", || {
+        metric(&agent, UPDATED) == 2.0 && metric(&agent, WITHOUT_PAYLOAD) == 1.0
+    });
+
+    setup.api.delete_tcp("tenant-b", "fresh");
+    eventually(SOON, "one delete", || setup.on_route("/delete").len() == 1);
+    assert_eq!(
+        setup.on_route("/create").len(),
+        1,
+        "the existing TCP is no event"
+    );
+    assert_eq!(setup.on_route("/update").len(), 1);
+    assert_eq!(metric(&agent, CREATED), 1.0);
+    assert_eq!(metric(&agent, DELETED), 1.0);
+    let sent = setup.receiver.requests();
+    assert!(
+        sent.iter().all(|request| !request.body.contains("tenant-")),
+        "a namespace was sent"
+    );
+}
+
+#[test]
+fn heartbeats_follow_the_store_and_the_kubernetes_version() {
+    let setup = Setup::new();
+    setup.api.create_tcp("tenant-a", "one", "v1.30.2");
+    setup.api.create_data_store("datastore_etcd.json", &[]);
+    setup
+        .api
+        .create_data_store("datastore_mysql_bronze.json", &[]);
+    let agent = Agent::start(setup.serve("replica-0", "300ms"));
+    wait_synced_leader(&agent);
+    eventually(SOON, "a heartbeat of 1 TCP and 2 DataStores", || {
+        setup
+            .last_heartbeat()
+            .is_some_and(|beat| (tcp_count(&beat), data_store_count(&beat)) == (1, 2))
+    });
+
+    setup.api.create_tcp("tenant-b", "two", "v1.31.0");
+    setup.api.create_tcp("tenant-c", "three", "v1.31.0");
+    setup.api.delete_tcp("tenant-a", "one");
+    setup.api.delete_data_store("mysql-bronze");
+    setup
+        .api
+        .create_data_store("datastore_nats_bronze.json", &[]);
+    setup.api.set_git_version("v1.31.4+k3s1");
+    eventually(SOON, "a heartbeat of the new fleet and version", || {
+        setup.last_heartbeat().is_some_and(|beat| {
+            (tcp_count(&beat), data_store_count(&beat)) == (2, 2)
+                && beat["datastores"]["nats"]["count"] == 1
+                && beat["kubernetes_version"] == "v1.31.4"
+        })
+    });
+    // The heartbeats come from the store: the only lists are the initial ones.
+    let lists = setup
+        .api
+        .calls()
+        .iter()
+        .filter(|call| call.path.ends_with("tenantcontrolplanes") && !call.is_watch())
+        .count();
+    assert_eq!(lists, 1, "{:?}", setup.api.calls());
+    drop(agent);
+}
+
+#[test]
+fn a_relist_a_cut_stream_and_a_restart_create_nothing_twice() {
+    let setup = Setup::new();
+    setup.api.create_tcp("tenant-a", "before-start", "v1.30.2");
+    let agent = Agent::start(setup.serve("replica-0", "1h"));
+    wait_synced_leader(&agent);
+    setup.api.create_tcp("tenant-a", "first", "v1.30.3");
+    eventually(SOON, "one create", || setup.on_route("/create").len() == 1);
+
+    // 410 Gone: both watches list again, and what they find already existed.
+    setup.api.expire_watches();
+    eventually(SOON, "both watches re-listed", || {
+        let metrics = agent.metrics();
+        ["tenantcontrolplanes", "datastores"]
+            .iter()
+            .all(|resource| {
+                metrics
+                    .get(&format!(
+                        "kamaji_telemetry_watch_relists_total{{resource=\"{resource}\"}}"
+                    ))
+                    .is_some_and(|relists| relists >= 1.0)
+            })
+    });
+    assert!(
+        metric(
+            &agent,
+            "kamaji_telemetry_kube_api_errors_total{code=\"410\"}"
+        ) >= 2.0
+    );
+    // A stream cut mid-way: the watch resumes from its last version.
+    setup.api.cut_watches();
+    setup.api.create_tcp("tenant-a", "second", "v1.30.4");
+    eventually(SOON, "the second create", || {
+        setup.on_route("/create").len() == 2
+    });
+    assert_eq!(metric(&agent, CREATED), 2.0);
+    let exit = agent.terminate(SOON);
+    assert!(exit.status.success(), "{}", exit.stderr);
+
+    // Created while no agent ran: counted by heartbeats, never an event.
+    setup.api.create_tcp("tenant-a", "while-down", "v1.29.9");
+
+    // A new agent: every TCP so far is in its initial list, none is an event.
+    let beats = setup.on_route("/stats").len();
+    let agent = Agent::start(setup.serve("replica-1", "1h"));
+    wait_synced_leader(&agent);
+    eventually(SOON, "the new agent's heartbeat", || {
+        setup.on_route("/stats").len() > beats
+    });
+    let beat = setup.last_heartbeat().expect("a heartbeat");
+    assert_eq!(tcp_count(&beat), 4, "{beat}");
+    setup.api.create_tcp("tenant-a", "third", "v1.30.5");
+    eventually(SOON, "the third create", || {
+        setup.on_route("/create").len() == 3
+    });
+    assert_eq!(metric(&agent, CREATED), 1.0);
+    let versions: Vec<Value> = setup
+        .on_route("/create")
+        .iter()
+        .map(|request| request.json()["tcp_version"].clone())
+        .collect();
+    assert_eq!(versions, ["v1.30.3", "v1.30.4", "v1.30.5"]);
+}
+
+#[test]
+fn two_replicas_send_one_heartbeat_per_interval_and_fail_over() {
+    let setup = Setup::new();
+    setup.api.create_tcp("tenant-a", "one", "v1.30.2");
+    let interval = Duration::from_secs(1);
+    // A lease long enough that a loaded machine cannot make the leader miss
+    // its renewals (which would move the leadership mid-test).
+    let first = Agent::start(setup.serve_with_lease("replica-0", "1s", "10s"));
+    let second = Agent::start(setup.serve_with_lease("replica-1", "1s", "10s"));
+    eventually(SOON, "one leader, both synced", || {
+        let leaders = metric(&first, LEADER) + metric(&second, LEADER);
+        leaders == 1.0 && metric(&first, TCPS_SYNCED) == 1.0 && metric(&second, TCPS_SYNCED) == 1.0
+    });
+    let (leader, follower) = if metric(&first, LEADER) == 1.0 {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let holder = setup
+        .api
+        .lease("kamaji-system", "kamaji-telemetry")
+        .expect("a Lease");
+    assert!(
+        holder["spec"]["holderIdentity"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("replica-")),
+        "{holder}"
+    );
+
+    // Five heartbeats from the two replicas take at least four intervals
+    // (less 10% jitter each): one replica beats, not both.
+    let start = setup.on_route("/stats").len();
+    eventually(SOON, "five more heartbeats", || {
+        setup.on_route("/stats").len() >= start + 5
+    });
+    let beats = setup.on_route("/stats");
+    let span = beats[start + 4].at - beats[start].at;
+    assert!(
+        span >= interval.mul_f64(4.0 * 0.9),
+        "five heartbeats in {span:?}"
+    );
+
+    // Both replicas see the new TCP; only the leader hands it on.
+    let created_at = Instant::now();
+    setup.api.create_tcp("tenant-a", "two", "v1.31.0");
+    eventually(SOON, "both watches delivered it", || {
+        [&leader, &follower]
+            .iter()
+            .all(|agent| metric(agent, TCPS_EVENT_AGE) < created_at.elapsed().as_secs_f64())
+    });
+    eventually(SOON, "one create", || setup.on_route("/create").len() == 1);
+    assert_eq!(metric(&leader, CREATED), 1.0);
+    assert_eq!(metric(&follower, CREATED), 0.0);
+
+    // The leader dies (SIGKILL): the follower takes over within the lease.
+    let killed_at = Instant::now();
+    drop(leader);
+    eventually(SOON, "the follower leads", || {
+        metric(&follower, LEADER) == 1.0
+    });
+    eventually(SOON, "a heartbeat from the new leader", || {
+        setup
+            .on_route("/stats")
+            .last()
+            .is_some_and(|beat| beat.at > killed_at + Duration::from_secs(1))
+    });
+    setup.api.create_tcp("tenant-a", "three", "v1.31.1");
+    eventually(SOON, "the new leader sends the create", || {
+        setup.on_route("/create").len() == 2
+    });
+}
+
+#[test]
+fn opted_out_the_agent_makes_no_api_call_and_no_backend_connection() {
+    let setup = Setup::new();
+    let mut command = setup.serve("replica-0", "300ms");
+    command.arg("--disable-telemetry");
+    let agent = Agent::start(command);
+    eventually(SOON, "ready", || agent.get_status("/readyz") == 200);
+    assert_eq!(metric(&agent, "kamaji_telemetry_telemetry_enabled"), 0.0);
+    assert!(setup.api.calls().is_empty(), "{:?}", setup.api.calls());
+    assert_eq!(setup.receiver.connections(), 0);
+    drop(agent);
+}
+
+#[test]
+fn the_runtime_opt_out_stops_and_starts_the_watches() {
+    let setup = Setup::new();
+    setup.api.create_tcp("tenant-a", "one", "v1.30.2");
+    let config = setup._dir.path().join("telemetry.yaml");
+    std::fs::write(&config, "disabled: true\n").expect("write");
+    let mut command = setup.serve("replica-0", "300ms");
+    command
+        .arg("--config")
+        .arg(&config)
+        .args(["--watch-interval", "100ms"]);
+    let agent = Agent::start(command);
+    eventually(SOON, "ready while off", || {
+        agent.get_status("/readyz") == 200
+    });
+    assert_eq!(metric(&agent, "kamaji_telemetry_telemetry_enabled"), 0.0);
+    assert_eq!(metric(&agent, TCPS_SYNCED), 0.0);
+    assert_eq!(setup.api.watch_calls(), 0);
+    assert!(setup.api.calls().is_empty(), "{:?}", setup.api.calls());
+
+    std::fs::write(&config, "disabled: false\n").expect("write");
+    wait_synced_leader(&agent);
+    eventually(SOON, "a heartbeat once on", || {
+        !setup.on_route("/stats").is_empty()
+    });
+
+    std::fs::write(&config, "disabled: true\n").expect("write");
+    eventually(SOON, "the watches stop", || {
+        metric(&agent, TCPS_SYNCED) == 0.0 && metric(&agent, LEADER) == 0.0
+    });
+}
+
+#[test]
+fn a_forbidden_resource_is_a_clear_error_and_not_ready_never_a_crash() {
+    let setup = Setup::new();
+    setup.api.forbid(Kind::DataStore);
+    let agent = Agent::start(setup.serve("replica-0", "300ms"));
+    eventually(SOON, "403s counted", || {
+        agent
+            .metrics()
+            .get("kamaji_telemetry_kube_api_errors_total{code=\"403\"}")
+            .is_some_and(|count| count >= 2.0)
+    });
+    assert_eq!(agent.get_status("/readyz"), 503);
+    assert_eq!(agent.get_status("/healthz"), 200);
+    assert_eq!(metric(&agent, STORES_SYNCED), 0.0);
+    let stderr = agent.stderr();
+    assert!(
+        stderr.contains("cannot watch datastores.kamaji.clastix.io")
+            && stderr.contains("lacks this permission"),
+        "{stderr}"
+    );
+    assert!(
+        setup.on_route("/stats").is_empty(),
+        "a heartbeat without DataStores"
+    );
+    let exit = agent.terminate(SOON);
+    assert!(exit.status.success(), "{}", exit.stderr);
+}
+
+#[test]
+fn a_missing_crd_is_a_clear_error_and_not_ready() {
+    let setup = Setup::new();
+    setup.api.remove_crd(Kind::TenantControlPlane);
+    let agent = Agent::start(setup.serve("replica-0", "300ms"));
+    eventually(SOON, "404s counted", || {
+        agent
+            .metrics()
+            .get("kamaji_telemetry_kube_api_errors_total{code=\"404\"}")
+            .is_some_and(|count| count >= 1.0)
+    });
+    assert_eq!(agent.get_status("/readyz"), 503);
+    assert!(
+        agent
+            .stderr()
+            .contains("is Kamaji installed, with its CRDs"),
+        "{}",
+        agent.stderr()
+    );
+}
+
+#[test]
+fn with_events_from_the_webhook_the_fleet_still_comes_from_the_cluster() {
+    let setup = Setup::new();
+    setup.api.create_tcp("tenant-a", "one", "v1.30.2");
+    let mut command = setup.serve("replica-0", "300ms");
+    command.args(["--events", "webhook"]);
+    let agent = Agent::start(command);
+    wait_synced_leader(&agent);
+    eventually(SOON, "the heartbeat from the store", || {
+        setup
+            .last_heartbeat()
+            .is_some_and(|beat| tcp_count(&beat) == 1)
+    });
+    // A TCP created in the cluster is no event here (the webhook brings
+    // them), though the heartbeat counts it.
+    setup.api.create_tcp("tenant-a", "two", "v1.31.0");
+    eventually(SOON, "a heartbeat with the new TCP", || {
+        setup
+            .last_heartbeat()
+            .is_some_and(|beat| tcp_count(&beat) == 2)
+    });
+    assert_eq!(metric(&agent, CREATED), 0.0);
+    let (status, _) = agent.post("/telemetry", read_sample("admission-create.json"));
+    assert_eq!(status, 200);
+    eventually(SOON, "the webhook's create", || {
+        setup.on_route("/create").len() == 1
+    });
+    assert_eq!(metric(&agent, CREATED), 1.0);
+}
+
+#[test]
+fn a_leader_stopped_by_sigterm_hands_over_without_waiting_for_its_lease_to_expire() {
+    let setup = Setup::new();
+    let lease = Duration::from_secs(30);
+    let first = Agent::start(setup.serve_with_lease("replica-0", "1h", "30s"));
+    wait_synced_leader(&first);
+    let second = Agent::start(setup.serve_with_lease("replica-1", "1h", "30s"));
+    eventually(SOON, "the second replica synced", || {
+        metric(&second, TCPS_SYNCED) == 1.0 && metric(&second, STORES_SYNCED) == 1.0
+    });
+    assert_eq!(metric(&second, LEADER), 0.0);
+
+    let stopped_at = Instant::now();
+    let exit = first.terminate(SOON);
+    assert!(exit.status.success(), "{}", exit.stderr);
+    assert!(
+        exit.stderr.contains("gave up the leadership"),
+        "{}",
+        exit.stderr
+    );
+    // Well within the 30 s lease: it was released, not left to expire.
+    eventually(lease / 2, "the second replica leads", || {
+        metric(&second, LEADER) == 1.0
+    });
+    assert!(stopped_at.elapsed() < lease);
+    let holder = setup
+        .api
+        .lease("kamaji-system", "kamaji-telemetry")
+        .expect("a Lease");
+    assert_eq!(holder["spec"]["holderIdentity"], "replica-1", "{holder}");
+}
+
+#[test]
+fn events_from_the_watch_refuse_a_fleet_from_elsewhere() {
+    for args in [["--fleet-file", "fleet.json"], ["--fleet-from", "post"]] {
+        let mut command = host_command();
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args);
+        let result = kamaji_telemetry_e2e::host::run(command);
+        assert!(!result.success(), "{result:?}");
+        assert!(
+            result.stderr.contains("are for --events webhook"),
+            "{}",
+            result.stderr
+        );
+    }
+}
