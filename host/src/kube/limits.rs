@@ -57,8 +57,8 @@ impl Default for Limits {
 /// the document's own figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LimitExceeded {
-    /// A JSON document in a stream is only read up to the bound, so its size
-    /// is known only for YAML documents and webhook bodies.
+    /// A document in a stream is not read past the bound (the rest of it is
+    /// skipped unseen), so its size is known only for webhook bodies.
     #[error("the document is larger than the limit of {limit} bytes{}", size_text(*.size))]
     DocumentSize { limit: usize, size: Option<usize> },
     #[error("values nest deeper than the limit of {limit} levels")]
@@ -67,6 +67,12 @@ pub enum LimitExceeded {
     Items { limit: usize },
     #[error("a string of {length} bytes is longer than the limit of {limit}")]
     StringLength { limit: usize, length: usize },
+    /// Refused outright rather than counted: see [`Limits`].
+    #[error(
+        "YAML aliases (*name) are refused: Kubernetes never writes them, and each one \
+         repeats a whole value, so a small document could expand past every other limit"
+    )]
+    YamlAlias,
 }
 
 fn size_text(size: Option<usize>) -> String {

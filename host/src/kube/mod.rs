@@ -61,6 +61,7 @@
 
 mod documents;
 mod error;
+mod framing;
 mod limits;
 mod objects;
 mod stream;
@@ -82,15 +83,23 @@ pub struct DecodedDocument {
     pub skipped_items: usize,
 }
 
-/// Decodes a JSON or YAML stream, one document at a time, within the default
-/// [`Limits`].
-pub fn decode_stream(bytes: &[u8]) -> Documents<'_> {
+/// Decodes a JSON or YAML stream held in memory, one document at a time,
+/// within the default [`Limits`].
+pub fn decode_stream(bytes: &[u8]) -> Documents<&[u8]> {
     decode_stream_within(bytes, Limits::default())
 }
 
-/// Decodes a JSON or YAML stream, one document at a time, within `limits`.
-pub fn decode_stream_within(bytes: &[u8], limits: Limits) -> Documents<'_> {
+/// Decodes a JSON or YAML stream held in memory, one document at a time,
+/// within `limits`.
+pub fn decode_stream_within(bytes: &[u8], limits: Limits) -> Documents<&[u8]> {
     Documents::new(bytes, limits)
+}
+
+/// Decodes a JSON or YAML stream as it is read, one document at a time,
+/// within `limits`: each document is decoded as soon as its last byte is
+/// read, and only one document's bytes are held at a time.
+pub fn decode_reader<R: std::io::BufRead>(input: R, limits: Limits) -> Documents<R> {
+    Documents::new(input, limits)
 }
 
 /// Decodes the body of an admission webhook request: one `AdmissionReview`,
