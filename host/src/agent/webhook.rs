@@ -4,6 +4,8 @@
 //!   in and out; it always allows, and answers as soon as the event is
 //!   decoded and handed to the intake, before any plugin or network work.
 //! - `POST /v1/fleet`: a fleet snapshot for the heartbeat.
+//!
+//! The bodies of both are read within a memory budget per route ([`BodyBudget`]).
 //! - `GET /metrics`, `GET /healthz`, `GET /readyz`.
 
 use std::sync::Arc;
@@ -13,10 +15,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+use super::body_budget::{self, BodyBudget};
 use super::delivery::Delivery;
 use super::heartbeat::{self, FleetInbox};
 use super::intake::Intake;
@@ -29,6 +33,16 @@ const ADMISSION_BODY_LIMIT: usize = 8 << 20;
 
 /// A `kubectl get -o json` list of a large fleet; `--fleet-file` has no limit.
 const FLEET_BODY_LIMIT: usize = 256 << 20;
+
+/// What webhook bodies may hold at once (see [`BodyBudget`]): eight of the
+/// largest, or thousands of real ones (a few KB each). Apart from the
+/// fleet's, so that fleet posts never cost an admission its event.
+const ADMISSION_BODIES_IN_FLIGHT: usize = 64 << 20;
+
+/// What fleet bodies may hold at once: one of the largest. A snapshot is
+/// posted every few minutes by one watcher; more at once is a mistake or an
+/// attack, and waits its turn (429).
+const FLEET_BODIES_IN_FLIGHT: usize = FLEET_BODY_LIMIT;
 
 /// What `/healthz` and `/readyz` report.
 #[derive(Debug)]
@@ -55,11 +69,21 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(
             "/telemetry",
-            post(admission).layer(DefaultBodyLimit::max(ADMISSION_BODY_LIMIT)),
+            post(admission)
+                .layer(DefaultBodyLimit::max(ADMISSION_BODY_LIMIT))
+                .layer(from_fn_with_state(
+                    BodyBudget::new(ADMISSION_BODIES_IN_FLIGHT, ADMISSION_BODY_LIMIT),
+                    body_budget::within_budget,
+                )),
         )
         .route(
             "/v1/fleet",
-            post(fleet).layer(DefaultBodyLimit::max(FLEET_BODY_LIMIT)),
+            post(fleet)
+                .layer(DefaultBodyLimit::max(FLEET_BODY_LIMIT))
+                .layer(from_fn_with_state(
+                    BodyBudget::new(FLEET_BODIES_IN_FLIGHT, FLEET_BODY_LIMIT),
+                    body_budget::within_budget,
+                )),
         )
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))

@@ -5,7 +5,8 @@ use std::io::BufRead;
 use std::marker::PhantomData;
 
 use serde_saphyr::budget::BudgetBreach;
-use serde_saphyr::{Budget, MessageFormatter};
+use serde_saphyr::granit_parser::ErrorKind;
+use serde_saphyr::{Budget, ExternalMessageSource, MessageFormatter};
 
 use super::DecodedDocument;
 use super::documents::{Meaning, TopLevel, interpret};
@@ -164,9 +165,9 @@ fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
     budget.max_aliases = 0;
     budget.enforce_alias_anchor_ratio = false;
     budget.max_depth = limits.max_depth;
-    // One more than the depth, so that nesting in flow style trips the depth
-    // bound (a typed error) rather than the scanner's.
-    budget.flow_nesting_limit = limits.max_depth + 1;
+    // Flow-style nesting is stopped by the scanner, which reads ahead of the
+    // events that the depth is counted on; its error is mapped to ours.
+    budget.flow_nesting_limit = limits.max_depth;
     budget.max_documents = 1;
     // The document size bounds the rest (see the module docs).
     budget.max_reader_input_bytes = None;
@@ -240,25 +241,35 @@ fn yaml_error(
             line: start.line + (location.line() as usize).clamp(1, lines) - 1,
             column: (location.column() as usize).max(1),
         });
-    let cause = match error {
-        serde_saphyr::Error::Budget { breach, .. } => budget_breach(breach, limits),
-        _ => None,
-    };
-    let cause = cause.unwrap_or_else(|| {
-        let message = serde_saphyr::DefaultMessageFormatter.format_message(error);
-        DecodeErrorKind::Yaml(message.into_owned())
-    });
+    let cause = yaml_limit(error, limits).map_or_else(
+        || {
+            let message = serde_saphyr::DefaultMessageFormatter.format_message(error);
+            DecodeErrorKind::Yaml(message.into_owned())
+        },
+        DecodeErrorKind::Limit,
+    );
     (position, cause)
 }
 
-/// The bounds of ours that the YAML parser's budget enforces.
-fn budget_breach(breach: &BudgetBreach, limits: &Limits) -> Option<DecodeErrorKind> {
-    let limit = match breach {
-        BudgetBreach::Aliases { .. } => LimitExceeded::YamlAlias,
-        BudgetBreach::Depth { .. } => LimitExceeded::Depth {
-            limit: limits.max_depth,
-        },
-        _ => return None,
+/// Our bound, when the YAML parser stopped at one that it enforces for us.
+fn yaml_limit(error: &serde_saphyr::Error, limits: &Limits) -> Option<LimitExceeded> {
+    let depth = LimitExceeded::Depth {
+        limit: limits.max_depth,
     };
-    Some(DecodeErrorKind::Limit(limit))
+    match error {
+        serde_saphyr::Error::Budget { breach, .. } => match breach {
+            BudgetBreach::Aliases { .. } => Some(LimitExceeded::YamlAlias),
+            BudgetBreach::Depth { .. } => Some(depth),
+            _ => None,
+        },
+        serde_saphyr::Error::ExternalMessage { source, .. } => match source.as_ref() {
+            ExternalMessageSource::Parser(scan)
+                if matches!(scan.kind(), ErrorKind::RecursionLimitExceeded) =>
+            {
+                Some(depth)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
