@@ -338,3 +338,150 @@ fn an_empty_input_is_a_clear_error() {
         result.stderr
     );
 }
+
+/// A run of the binary with its peak memory (the child's own `ru_maxrss`,
+/// from `wait4`) and how long it took.
+struct Measured {
+    run: kamaji_telemetry_e2e::host::Run,
+    peak_mib: u64,
+    elapsed: std::time::Duration,
+}
+
+/// Runs `command`, feeding its stdin with `feed` on a thread of its own.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which gives its own rusage"
+)]
+fn run_measured(
+    mut command: std::process::Command,
+    feed: impl FnOnce(std::process::ChildStdin) + Send + 'static,
+) -> Measured {
+    use std::io::Read;
+    use std::process::Stdio;
+    let started = std::time::Instant::now();
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the host binary");
+    let stdin = child.stdin.take().expect("stdin");
+    let feeder = std::thread::spawn(move || feed(stdin));
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, with valid pointers to locals.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+    let elapsed = started.elapsed();
+    let _ = feeder.join();
+    eprintln!(
+        "peak {} MiB in {elapsed:?}",
+        u64::try_from(usage.ru_maxrss).unwrap_or(0) >> 10
+    );
+    Measured {
+        run: kamaji_telemetry_e2e::host::Run {
+            status: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+            stdout: stdout.join().expect("stdout"),
+            stderr: stderr.join().expect("stderr"),
+        },
+        // Linux reports it in KiB.
+        peak_mib: u64::try_from(usage.ru_maxrss).unwrap_or(0) >> 10,
+        elapsed,
+    }
+}
+
+/// What `preview` of small inputs peaks at in a debug build is about 40 MiB:
+/// four times that, and well below what holding any of the large inputs
+/// below would take.
+const PEAK_BOUND_MIB: u64 = 160;
+
+#[test]
+fn preview_of_dev_zero_stops_at_once_with_a_reason_and_little_memory() {
+    let mut command = host_command();
+    command.args(["preview", "/dev/zero"]);
+    let measured = run_measured(command, drop);
+    let run = &measured.run;
+    assert!(!run.success(), "{run:?}");
+    assert!(run.stderr.contains("a NUL byte"), "{}", run.stderr);
+    assert!(
+        measured.peak_mib < PEAK_BOUND_MIB,
+        "{} MiB",
+        measured.peak_mib
+    );
+    assert!(
+        measured.elapsed < std::time::Duration::from_secs(60),
+        "{:?}",
+        measured.elapsed
+    );
+}
+
+#[test]
+fn preview_holds_one_document_at_a_time_and_one_file_at_a_time() {
+    // 30 ConfigMaps of 2 MB (skipped, they are no Kamaji kind), given four
+    // times: 250 MB of input, read in 2 MB documents.
+    let document = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"},
+        "data": {"blob": "x".repeat(2 << 20)},
+    })
+    .to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("configmaps.json");
+    std::fs::write(&file, format!("{document}\n").repeat(30)).expect("write the input");
+    let mut command = host_command();
+    command.arg("preview").args([&file, &file, &file, &file]);
+    let measured = run_measured(command, drop);
+    let run = &measured.run;
+    assert!(run.success(), "{run:?}");
+    assert!(run.stderr.contains("120 skipped"), "{}", run.stderr);
+    assert!(
+        measured.peak_mib < PEAK_BOUND_MIB,
+        "{} MiB",
+        measured.peak_mib
+    );
+}
+
+#[test]
+fn preview_prints_each_document_of_a_pipe_as_soon_as_it_is_complete() {
+    use std::io::{BufRead, Write};
+    let mut command = host_command();
+    command.args(["preview", "--output", "json", "-"]);
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the host binary");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let create = std::fs::read(sample("admission-create.json")).expect("a sample");
+    for _ in 0..2 {
+        // One document, as `kubectl get -w -o json` prints it, and the pipe
+        // stays open: its payload must come before anything else is written.
+        stdin.write_all(&create).expect("write a document");
+        stdin.flush().expect("flush");
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the payload of the document written, while the pipe is open");
+        let payload: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        assert_eq!(payload["route"], "create", "{payload}");
+    }
+    drop(stdin);
+    assert!(child.wait().expect("the binary ends").success());
+}
