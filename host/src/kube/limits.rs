@@ -7,14 +7,18 @@
 //!
 //! # What is bounded
 //!
-//! The size counts every byte of the document. The other three bound what the
-//! decoder *reads*, the fields it maps onto the contract: the rest of an
-//! object is skipped by serde_json without being built, in constant stack
-//! space, so it costs no memory and is bounded by the size alone.
+//! The size counts every byte of the document: the framer stops keeping a
+//! document's bytes when it crosses the bound, so a document never costs more
+//! than that, however long. The other three bound what the decoder *reads*,
+//! the fields it maps onto the contract: the rest of an object is skipped by
+//! serde_json without being built, in constant stack space, so it costs no
+//! memory and is bounded by the size alone. For YAML, the depth bound is
+//! also the parser's own, over every value (see the module docs), and YAML
+//! aliases, which would repeat values past all of these, are refused.
 //!
-//! The checks ride along the one parsing pass (a deserializer adapter, and a
-//! slice cut one byte past the size bound), so a document within the bounds is
-//! read no more often than without them.
+//! The checks ride along the one parsing pass (a deserializer adapter, and the
+//! YAML parser's budget), so a document within the bounds is read no more
+//! often than without them.
 
 use std::cell::Cell;
 use std::fmt;
@@ -26,7 +30,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes one document may span. 256 MiB: `kubectl get -o json` of
-    /// 100,000 TenantControlPlanes is about 100 MB.
+    /// 100,000 TenantControlPlanes is about 100 MB. The same bound holds for
+    /// YAML: its parser streams, so a YAML document costs what a JSON one of
+    /// its size does (its bytes once, plus what is decoded from them).
     pub max_document_bytes: usize,
     /// How deeply arrays and objects may nest in what is read. 64: an
     /// AdmissionReview's object is read 6 levels down, and serde_json would
