@@ -531,3 +531,119 @@ impl<R: BufRead> Replay<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pieces(input: &[u8], max_bytes: usize) -> Vec<Piece> {
+        let mut framer = Framer::new(input, max_bytes);
+        std::iter::from_fn(|| framer.next_piece())
+            .map(|piece| piece.expect("no stop"))
+            .collect()
+    }
+
+    fn document(syntax: Syntax, line: usize, column: usize, bytes: &[u8]) -> Piece {
+        Piece::Document {
+            syntax,
+            start: Position { line, column },
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn json_documents_end_where_their_brackets_balance() {
+        let first = br#"{"a": "say \"}\" twice", "b": [1, {"c": "]"}]}"#;
+        let input = [&first[..], br#"{"next": 1}"#].concat();
+        assert_eq!(
+            pieces(&input, 1 << 20),
+            [
+                document(Syntax::Json, 1, 1, first),
+                document(Syntax::Json, 1, first.len() + 1, br#"{"next": 1}"#),
+            ]
+        );
+    }
+
+    #[test]
+    fn broken_json_documents_give_back_the_lines_that_open_documents() {
+        let truncated = b"{\"a\": {\"b\": 1}\n[1]";
+        assert_eq!(
+            pieces(truncated, 1 << 20),
+            [
+                document(Syntax::Json, 1, 1, b"{\"a\": {\"b\": 1}\n"),
+                document(Syntax::Json, 2, 1, b"[1]"),
+            ]
+        );
+        let unterminated = b"{\"a\": \"no end\n  \"b\": 1}\n{\"c\": 2}";
+        assert_eq!(
+            pieces(unterminated, 1 << 20),
+            [
+                document(Syntax::Json, 1, 1, b"{\"a\": \"no end\n"),
+                document(Syntax::Json, 3, 1, b"{\"c\": 2}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn yaml_documents_keep_their_lines_and_indentation() {
+        let input = b"---\na: 1\n---\n# only a comment\n---\n\nb: 2\n";
+        assert_eq!(
+            pieces(input, 1 << 20),
+            [
+                document(Syntax::Yaml, 1, 1, b"---\na: 1\n"),
+                document(Syntax::Yaml, 7, 1, b"b: 2\n"),
+            ]
+        );
+        assert_eq!(
+            pieces(b"\n  a: 1\n  b: 2\n", 1 << 20),
+            [document(Syntax::Yaml, 2, 1, b"  a: 1\n  b: 2\n")]
+        );
+    }
+
+    #[test]
+    fn a_document_past_the_limit_is_reported_then_skipped_unkept() {
+        let input = b"{\"a\": \"0123456789\"}\n{}";
+        let start = Position { line: 1, column: 1 };
+        assert_eq!(
+            pieces(input, 10),
+            [
+                Piece::TooLarge { start },
+                document(Syntax::Json, 2, 1, b"{}")
+            ]
+        );
+        let input = b"a: 0123456789\nb: 1\n---\nc: 2\n";
+        assert_eq!(
+            pieces(input, 10),
+            [
+                Piece::TooLarge { start },
+                document(Syntax::Yaml, 4, 1, b"c: 2\n")
+            ]
+        );
+    }
+
+    #[test]
+    fn separators_are_three_dashes_alone_or_with_a_comment() {
+        assert!(is_marker(b"---\n", b"---", true));
+        assert!(is_marker(b"---\r\n", b"---", true));
+        assert!(is_marker(b"---   # next\n", b"---", true));
+        assert!(is_marker(b"---", b"---", true));
+        assert!(is_marker(b"...\n", b"...", true));
+        assert!(!is_marker(b"----\n", b"---", true));
+        assert!(!is_marker(b"--- kind: List\n", b"---", true));
+        assert!(!is_marker(b"  ---\n", b"---", true));
+        assert!(!is_marker(
+            b"---   # a comment longer than the head",
+            b"---",
+            false
+        ));
+    }
+
+    #[test]
+    fn positions_count_lines_and_byte_columns() {
+        let mut at = Position { line: 1, column: 1 };
+        at.advance(b"ab");
+        assert_eq!(at, Position { line: 1, column: 3 });
+        at.advance(b"c\nde\n\nf");
+        assert_eq!(at, Position { line: 4, column: 2 });
+    }
+}
