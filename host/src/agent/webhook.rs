@@ -4,9 +4,10 @@
 //!   in and out; it always allows, and answers as soon as the event is
 //!   decoded and handed to the intake, before any plugin or network work.
 //! - `POST /v1/fleet`: a fleet snapshot for the heartbeat.
-//!
-//! The bodies of both are read within a memory budget per route ([`BodyBudget`]).
 //! - `GET /metrics`, `GET /healthz`, `GET /readyz`.
+//!
+//! The bodies of both POSTs are read within a memory budget per route
+//! ([`BodyBudget`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
