@@ -374,3 +374,156 @@ fn an_empty_input_is_a_clear_error() {
         result.stderr
     );
 }
+
+/// A run of the binary with its peak memory and how long it took.
+struct Measured {
+    run: kamaji_telemetry_e2e::host::Run,
+    peak_mib: u64,
+    elapsed: std::time::Duration,
+}
+
+/// The child's peak resident memory so far (`VmHWM`), if it still runs.
+///
+/// Not `ru_maxrss`: a child spawned with `vfork`, as `Command` does, is
+/// charged the test process's own resident memory at its `exec`.
+fn peak_mib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib >> 10)
+}
+
+/// Runs `command`, feeding its stdin with `feed` on a thread of its own, and
+/// samples its peak memory until it exits.
+fn run_measured(
+    mut command: std::process::Command,
+    feed: impl FnOnce(std::process::ChildStdin) + Send + 'static,
+) -> Measured {
+    use std::io::Read;
+    use std::process::Stdio;
+    let started = std::time::Instant::now();
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the host binary");
+    let stdin = child.stdin.take().expect("stdin");
+    let feeder = std::thread::spawn(move || feed(stdin));
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let mut peak = 0;
+    let status = loop {
+        // Read before asking whether it exited: the last sample is taken
+        // while it still runs.
+        peak = peak.max(peak_mib(child.id()).unwrap_or(0));
+        if let Some(status) = child.try_wait().expect("the child's status") {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    let _ = feeder.join();
+    eprintln!("peak {peak} MiB in {elapsed:?}");
+    Measured {
+        run: kamaji_telemetry_e2e::host::Run {
+            status: status.code(),
+            stdout: stdout.join().expect("stdout"),
+            stderr: stderr.join().expect("stderr"),
+        },
+        peak_mib: peak,
+        elapsed,
+    }
+}
+
+/// What `preview` peaks at in a debug build, for any input here, is under
+/// 40 MiB: four times that, and well below what holding the 250 MB input
+/// below would take.
+const PEAK_BOUND_MIB: u64 = 160;
+
+#[test]
+fn preview_of_dev_zero_stops_at_once_with_a_reason_and_little_memory() {
+    let mut command = host_command();
+    command.args(["preview", "/dev/zero"]);
+    let measured = run_measured(command, drop);
+    let run = &measured.run;
+    assert!(!run.success(), "{run:?}");
+    assert!(run.stderr.contains("a NUL byte"), "{}", run.stderr);
+    assert!(
+        measured.peak_mib < PEAK_BOUND_MIB,
+        "{} MiB",
+        measured.peak_mib
+    );
+    assert!(
+        measured.elapsed < std::time::Duration::from_secs(60),
+        "{:?}",
+        measured.elapsed
+    );
+}
+
+#[test]
+fn preview_holds_one_document_at_a_time_and_one_file_at_a_time() {
+    // 15 ConfigMaps of 2 MB (skipped, they are no Kamaji kind), given eight
+    // times: 250 MB of input, read in 2 MB documents.
+    let document = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"},
+        "data": {"blob": "x".repeat(2 << 20)},
+    })
+    .to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("configmaps.json");
+    std::fs::write(&file, format!("{document}\n").repeat(15)).expect("write the input");
+    let mut command = host_command();
+    command.arg("preview").args([&file; 8]);
+    let measured = run_measured(command, drop);
+    let run = &measured.run;
+    assert!(run.success(), "{run:?}");
+    assert!(run.stderr.contains("120 skipped"), "{}", run.stderr);
+    assert!(
+        measured.peak_mib < PEAK_BOUND_MIB,
+        "{} MiB",
+        measured.peak_mib
+    );
+}
+
+#[test]
+fn preview_prints_each_document_of_a_pipe_as_soon_as_it_is_complete() {
+    use std::io::{BufRead, Write};
+    let mut command = host_command();
+    command.args(["preview", "--output", "json", "-"]);
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the host binary");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let create = std::fs::read(sample("admission-create.json")).expect("a sample");
+    for _ in 0..2 {
+        // One document, as `kubectl get -w -o json` prints it, and the pipe
+        // stays open: its payload must come before anything else is written.
+        stdin.write_all(&create).expect("write a document");
+        stdin.flush().expect("flush");
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the payload of the document written, while the pipe is open");
+        let payload: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        assert_eq!(payload["route"], "create", "{payload}");
+    }
+    drop(stdin);
+    assert!(child.wait().expect("the binary ends").success());
+}

@@ -774,3 +774,75 @@ fn the_webhook_speaks_tls_and_picks_up_a_renewed_certificate() {
     let stale = review_over_tls(&trusting(&first), &agent, 2);
     assert!(stale.is_err(), "the old certificate is still served");
 }
+
+/// The agent's `host:port`.
+fn address(agent: &Agent) -> String {
+    agent
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// Starts a fleet POST that says its body is `length` bytes and sends only
+/// its headers: the connection is left open, holding the body's share.
+fn start_fleet_post(agent: &Agent, length: usize) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut connection = std::net::TcpStream::connect(address(agent)).expect("connect");
+    write!(
+        connection,
+        "POST /v1/fleet HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{"
+    )
+    .expect("send the headers");
+    connection
+}
+
+/// The status code of the answer on `connection`.
+fn status_of(connection: &mut std::net::TcpStream) -> u16 {
+    use std::io::Read;
+    connection.set_read_timeout(Some(SOON)).expect("a timeout");
+    let mut head = [0; 12];
+    connection.read_exact(&mut head).expect("an answer");
+    let head = String::from_utf8_lossy(&head);
+    head[9..12].parse().unwrap_or_else(|_| panic!("{head}"))
+}
+
+#[test]
+fn request_bodies_in_flight_are_held_to_a_memory_budget() {
+    let receiver = Receiver::start();
+    let agent = Agent::start(serve(&receiver));
+    // 200 MB of the fleet route's 256 MiB, held by a body that never comes.
+    let holder = start_fleet_post(&agent, 200_000_000);
+    eventually(SOON, "the first body to take its share", || {
+        let mut second = start_fleet_post(&agent, 100_000_000);
+        status_of(&mut second) == 429
+    });
+    // One over the route's own limit is refused whatever the budget: 413.
+    let mut huge = start_fleet_post(&agent, 300_000_000);
+    assert_eq!(status_of(&mut huge), 413);
+    // The webhook's budget is its own: admissions go on meanwhile.
+    post_create(&agent, 1);
+    // A closed connection gives its share back.
+    drop(holder);
+    eventually(SOON, "the budget to be free again", || {
+        agent.post("/v1/fleet", read_sample("fleet.json")).0 == 202
+    });
+}
+
+#[test]
+fn an_idle_connection_is_closed_after_the_header_read_timeout() {
+    use std::io::Read;
+    let receiver = Receiver::start();
+    let agent = Agent::start(serve(&receiver));
+    let mut idle = std::net::TcpStream::connect(address(&agent)).expect("connect");
+    // The timeout is 10 s: well before this, the agent must hang up.
+    idle.set_read_timeout(Some(SOON)).expect("a timeout");
+    let started = Instant::now();
+    let read = idle.read(&mut [0; 64]);
+    let waited = started.elapsed();
+    // Closed by the agent (end of stream, or reset), not timed out here.
+    assert!(
+        waited < SOON && matches!(read, Ok(0) | Err(_)),
+        "{read:?} after {waited:?}"
+    );
+}

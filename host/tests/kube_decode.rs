@@ -6,7 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use kamaji_telemetry::kube::{
-    DecodeError, DecodeErrorKind, DecodedDocument, Position, decode_admission_review, decode_stream,
+    DecodeError, DecodeErrorKind, DecodedDocument, Limits, Position, decode_admission_review,
+    decode_reader, decode_stream,
 };
 use kamaji_telemetry::plugin::bindings::{
     DataStore, Event, Fleet, GatewayExposure, IngressExposure, KeyValue, OwnerReference, TcpUpdate,
@@ -574,8 +575,13 @@ spec:
     let Err(third) = &documents[2] else {
         panic!("{documents:?}")
     };
-    assert_eq!((third.document, third.position.line), (3, 18));
-    assert!(third.to_string().contains("metadata.labels"), "{third}");
+    // serde-saphyr names no field path, but points at the value: column 11
+    // of `  labels: [not, a, map]`.
+    assert_eq!(
+        (third.document, third.position.line, third.position.column),
+        (3, 18, 11)
+    );
+    assert!(third.to_string().contains("mapping"), "{third}");
     assert_eq!(
         names(&documents[3].as_ref().expect("fourth").event),
         ["fourth"]
@@ -647,6 +653,18 @@ fn admissions_that_give_no_event_say_why_and_keep_their_uid() {
             "request.oldObject is missing",
         ),
     ];
+    let pod_as_tcp = review(
+        "CREATE",
+        &TCP.replace("kamaji.clastix.io/v1alpha1", "v1")
+            .replace("TenantControlPlane", "Pod"),
+        "null",
+    );
+    let cases = cases.into_iter().chain([(
+        pod_as_tcp,
+        "uid-CREATE",
+        true,
+        r#"request.object is kind "Pod" of apiVersion "v1", not the TenantControlPlane"#,
+    )]);
     for (body, uid, skip, reason) in cases {
         let admission = decode_admission_review(body.as_bytes()).expect("an AdmissionReview");
         assert_eq!(admission.uid, uid);
@@ -707,4 +725,143 @@ fn escaped_and_unicode_strings_decode() {
     };
     assert_eq!(tcp.name, "tést");
     assert_same(&tcp.annotations, &key_values(&[("note", "say \"hi\"\n")]));
+}
+
+const YAML_TCP: &str =
+    "apiVersion: kamaji.clastix.io/v1alpha1\nkind: TenantControlPlane\nmetadata:\n  name: yaml\n";
+
+fn json_tcp(name: &str) -> String {
+    TCP.replace(r#""name":"one""#, &format!(r#""name":"{name}""#))
+}
+
+/// The name of each document's TCP, or its error.
+fn outcomes(bytes: &[u8]) -> Vec<Result<String, String>> {
+    decode_all(bytes)
+        .into_iter()
+        .map(|document| match document {
+            Ok(decoded) => Ok(names(&decoded.event).join(",")),
+            Err(error) => Err(error.to_string()),
+        })
+        .collect()
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped_where_a_document_starts() {
+    let bom = "\u{feff}";
+    let yaml = format!("{bom}{YAML_TCP}---\n{bom}{YAML_TCP}");
+    assert_eq!(
+        outcomes(yaml.as_bytes()),
+        [Ok("yaml".into()), Ok("yaml".into())]
+    );
+    let json = format!("{bom}{}\n{bom}{}", json_tcp("a"), json_tcp("b"));
+    assert_eq!(outcomes(json.as_bytes()), [Ok("a".into()), Ok("b".into())]);
+}
+
+#[test]
+fn a_separator_switches_between_json_and_yaml() {
+    let stream = format!(
+        "{}\n---\n{YAML_TCP}---\n{}\n{}\n",
+        json_tcp("first"),
+        json_tcp("third"),
+        json_tcp("fourth")
+    );
+    assert_eq!(
+        outcomes(stream.as_bytes()),
+        [
+            Ok("first".into()),
+            Ok("yaml".into()),
+            Ok("third".into()),
+            Ok("fourth".into())
+        ]
+    );
+    // YAML first, then JSON without a separator: the JSON line ends the YAML.
+    let stream = format!("{YAML_TCP}{}\n", json_tcp("after"));
+    assert_eq!(
+        outcomes(stream.as_bytes()),
+        [Ok("yaml".into()), Ok("after".into())]
+    );
+}
+
+#[test]
+fn yaml_directives_and_the_document_end_marker_are_accepted() {
+    let stream = format!(
+        "%YAML 1.1\n---\n{YAML_TCP}...\n%YAML 1.2\n%TAG !k! tag:kamaji.clastix.io,2024:\n--- !k!tcp\n{YAML_TCP}"
+    );
+    assert_eq!(
+        outcomes(stream.as_bytes()),
+        [Ok("yaml".into()), Ok("yaml".into())]
+    );
+}
+
+#[test]
+fn a_bad_first_document_never_swallows_the_next_ones() {
+    for bad in ["1e999", "not: [closed", "\"unterminated"] {
+        let stream = format!("{bad}\n{}\n---\n{YAML_TCP}", json_tcp("json"));
+        let outcome = outcomes(stream.as_bytes());
+        assert_eq!(outcome.len(), 3, "{bad}: {outcome:?}");
+        assert!(outcome[0].is_err(), "{bad}: {outcome:?}");
+        assert_eq!(
+            outcome[1..],
+            [Ok("json".into()), Ok("yaml".into())],
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn a_nul_byte_ends_the_stream_with_a_reason() {
+    let stream = format!("{}\n\0\0\0{}", json_tcp("before"), json_tcp("after"));
+    let documents = decode_all(stream.as_bytes());
+    assert!(documents[0].is_ok(), "{documents:?}");
+    let [_, Err(error)] = documents.as_slice() else {
+        panic!("the stream ends at the NUL: {documents:?}")
+    };
+    assert!(matches!(error.cause, DecodeErrorKind::NotText), "{error}");
+    assert_eq!(error.position, Position { line: 2, column: 1 });
+    // UTF-16 is the usual culprit: a BOM, then a NUL after every ASCII byte.
+    let utf16: Vec<u8> = "\u{feff}kind: List\n"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let documents = decode_all(&utf16);
+    assert!(
+        matches!(
+            documents.as_slice(),
+            [Err(DecodeError {
+                cause: DecodeErrorKind::NotText,
+                ..
+            })]
+        ),
+        "{documents:?}"
+    );
+}
+
+/// Input that arrives in parts, as from a pipe: a read past what has
+/// arrived finds the end of the input, so a decoder that waits for more
+/// than one document before handing it on loses it.
+struct Arrivals(std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u8>>>);
+
+impl std::io::Read for Arrivals {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let mut arrived = self.0.borrow_mut();
+        let count = buffer.len().min(arrived.len());
+        for (slot, byte) in buffer.iter_mut().zip(arrived.drain(..count)) {
+            *slot = byte;
+        }
+        Ok(count)
+    }
+}
+
+#[test]
+fn each_document_is_decoded_as_soon_as_it_is_complete() {
+    let pipe = std::rc::Rc::default();
+    let input = std::io::BufReader::new(Arrivals(std::rc::Rc::clone(&pipe)));
+    let mut documents = decode_reader(input, Limits::default());
+    let arrive = |text: &str| pipe.borrow_mut().extend(text.as_bytes());
+    for name in ["first", "second", "third"] {
+        arrive(&format!("{}\n", json_tcp(name)));
+        let decoded = documents.next().expect("the document that arrived");
+        assert_eq!(names(&decoded.expect("a TCP").event), [name]);
+    }
+    assert!(documents.next().is_none());
 }

@@ -1,14 +1,20 @@
 //! The decoder's input limits: each one, exceeded, gives its own error naming
 //! the bound, and the documents after it are still decoded.
 
+use std::io::{BufReader, Read};
+use std::time::{Duration, Instant};
+
 use kamaji_telemetry::kube::{
     DecodeError, DecodeErrorKind, DecodedDocument, LimitExceeded, Limits, decode_admission_review,
-    decode_admission_review_within, decode_stream, decode_stream_within,
+    decode_admission_review_within, decode_reader, decode_stream, decode_stream_within,
 };
 use kamaji_telemetry::plugin::bindings::Event;
 
 const GOOD: &str = r#"{"apiVersion": "kamaji.clastix.io/v1alpha1", "kind": "TenantControlPlane",
  "metadata": {"name": "good"}}"#;
+
+const GOOD_YAML: &str =
+    "apiVersion: kamaji.clastix.io/v1alpha1\nkind: TenantControlPlane\nmetadata:\n  name: good\n";
 
 fn tcp_with_label(value: &str) -> String {
     format!(
@@ -74,21 +80,21 @@ fn a_json_document_over_the_size_limit_is_not_read_past_it() {
 }
 
 #[test]
-fn a_yaml_document_over_the_size_limit_names_its_size() {
+fn a_yaml_document_over_the_size_limit_is_skipped_unkept() {
     let big = format!(
         "apiVersion: v1\nkind: List\nitems: []\n# {}\n",
         "x".repeat(2_000)
     );
-    let good = "apiVersion: kamaji.clastix.io/v1alpha1\nkind: TenantControlPlane\nmetadata:\n  name: good\n";
-    let stream = format!("{big}---\n{good}");
+    let stream = format!("{big}---\n{GOOD_YAML}");
     let limits = limits(|l| l.max_document_bytes = 1_000);
     let limit =
         first_fails_second_decodes(decode_stream_within(stream.as_bytes(), limits).collect());
+    // Its size is not known: it was not read whole.
     assert_eq!(
         limit,
         LimitExceeded::DocumentSize {
             limit: 1_000,
-            size: Some(big.len())
+            size: None
         }
     );
 }
@@ -216,5 +222,101 @@ fn webhook_bodies_are_held_to_the_same_limits() {
             })
         ),
         "{error}"
+    );
+}
+
+/// Far more than any of these take, even in a debug build on a loaded
+/// machine, and far less than the unbounded work they used to cost.
+const FAST: Duration = Duration::from_secs(10);
+
+#[test]
+fn yaml_aliases_are_refused_whatever_they_would_expand_to() {
+    // 100 aliases to one 100 KB string: 10 MB expanded, from 100 KB of input.
+    let mut bomb = format!(
+        "apiVersion: kamaji.clastix.io/v1alpha1\nkind: TenantControlPlane\nmetadata:\n  name: bomb\n  labels:\n    big: &big {}\n",
+        "x".repeat(100_000)
+    );
+    for i in 0..100 {
+        bomb.push_str(&format!("    k{i}: *big\n"));
+    }
+    let stream = format!("{bomb}---\n{GOOD_YAML}");
+    let started = Instant::now();
+    let limit = first_fails_second_decodes(decode_stream(stream.as_bytes()).collect());
+    assert!(started.elapsed() < FAST, "{:?}", started.elapsed());
+    assert_eq!(limit, LimitExceeded::YamlAlias);
+    assert!(
+        limit.to_string().contains("Kubernetes never writes them"),
+        "{limit}"
+    );
+}
+
+#[test]
+fn deep_yaml_nesting_stops_at_the_depth_limit_before_the_parser_recurses() {
+    let flow = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let block: String = (0..200)
+        .map(|depth| format!("{}k{depth}:\n", " ".repeat(depth)))
+        .collect();
+    for deep in [flow, block] {
+        let stream = format!("{deep}---\n{GOOD_YAML}");
+        let started = Instant::now();
+        let limit = first_fails_second_decodes(decode_stream(stream.as_bytes()).collect());
+        assert!(started.elapsed() < FAST, "{:?}", started.elapsed());
+        assert_eq!(limit, LimitExceeded::Depth { limit: 64 });
+    }
+}
+
+/// An endless input that counts what is read of it.
+struct Endless {
+    line: &'static [u8],
+    read: usize,
+}
+
+impl Read for Endless {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let count = buffer.len().min(self.line.len());
+        buffer[..count].copy_from_slice(&self.line[..count]);
+        self.read += count;
+        Ok(count)
+    }
+}
+
+#[test]
+fn an_endless_document_is_reported_at_the_size_limit_not_at_its_end() {
+    let limits = limits(|l| l.max_document_bytes = 1 << 20);
+    for line in [
+        &b"key: value\n"[..],
+        b"[[[[[[[[[[",
+        b"{\"a\": \"endless string",
+    ] {
+        let mut input = BufReader::new(Endless { line, read: 0 });
+        let first = decode_reader(&mut input, limits).next();
+        let Some(Err(DecodeError {
+            cause: DecodeErrorKind::Limit(LimitExceeded::DocumentSize { .. }),
+            ..
+        })) = first
+        else {
+            panic!("{first:?}")
+        };
+        // Read up to the limit, and not much further.
+        let read = input.get_ref().read;
+        assert!(read < 2 << 20, "{read} bytes read");
+    }
+}
+
+#[test]
+fn binary_input_stops_the_stream_at_its_first_nul() {
+    let zeros = std::io::repeat(0).take(1 << 30);
+    let started = Instant::now();
+    let documents: Vec<_> = decode_reader(BufReader::new(zeros), Limits::default()).collect();
+    assert!(started.elapsed() < FAST, "{:?}", started.elapsed());
+    assert!(
+        matches!(
+            documents.as_slice(),
+            [Err(DecodeError {
+                cause: DecodeErrorKind::NotText,
+                ..
+            })]
+        ),
+        "{documents:?}"
     );
 }

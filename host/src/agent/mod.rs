@@ -28,6 +28,7 @@
 //!   delivery queue flushed within the shutdown timeout, and what was left is
 //!   reported.
 
+mod body_budget;
 mod cluster;
 mod config_file;
 mod delivery;
@@ -648,18 +649,35 @@ async fn serve_http(
     let service = app.into_make_service();
     match tls {
         Some(tls) => {
-            axum_server::tls_rustls::from_tcp_rustls(listener, tls)?
+            with_timeouts(axum_server::tls_rustls::from_tcp_rustls(listener, tls)?)
                 .handle(handle)
                 .serve(service)
                 .await
         }
         None => {
-            axum_server::from_tcp(listener)?
+            with_timeouts(axum_server::from_tcp(listener)?)
                 .handle(handle)
                 .serve(service)
                 .await
         }
     }
+}
+
+/// How long a client may take to send a request's headers, its first ones
+/// included: then its connection is closed, so that idle or stalled
+/// connections do not pile up. The API server sends a review at once.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn with_timeouts<Acceptor>(
+    mut server: axum_server::Server<SocketAddr, Acceptor>,
+) -> axum_server::Server<SocketAddr, Acceptor> {
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    // Before the first request, the protocol is not known yet (HTTP/1 or 2):
+    // this bounds that wait, and the TLS acceptor bounds the handshake.
+    server.first_request_timeout(HEADER_READ_TIMEOUT)
 }
 
 /// The server ended before shutdown was asked for.

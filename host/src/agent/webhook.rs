@@ -7,6 +7,9 @@
 //! - `POST /v1/fleet`: a fleet snapshot for the heartbeat.
 //! - `GET /metrics`, `GET /healthz`, `GET /readyz` (with `--events watch`,
 //!   ready once both watches have synced while telemetry is on).
+//!
+//! The bodies of both POSTs are read within a memory budget per route
+//! ([`BodyBudget`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,10 +18,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+use super::body_budget::{self, BodyBudget};
 use super::delivery::Delivery;
 use super::heartbeat::{self, FleetInbox};
 use super::intake::Intake;
@@ -32,6 +37,16 @@ const ADMISSION_BODY_LIMIT: usize = 8 << 20;
 
 /// A `kubectl get -o json` list of a large fleet; `--fleet-file` has no limit.
 const FLEET_BODY_LIMIT: usize = 256 << 20;
+
+/// What webhook bodies may hold at once (see [`BodyBudget`]): eight of the
+/// largest, or thousands of real ones (a few KB each). Apart from the
+/// fleet's, so that fleet posts never cost an admission its event.
+const ADMISSION_BODIES_IN_FLIGHT: usize = 64 << 20;
+
+/// What fleet bodies may hold at once: one of the largest. A snapshot is
+/// posted every few minutes by one watcher; more at once is a mistake or an
+/// attack, and waits its turn (429).
+const FLEET_BODIES_IN_FLIGHT: usize = FLEET_BODY_LIMIT;
 
 /// What `/healthz` and `/readyz` report.
 #[derive(Debug)]
@@ -63,7 +78,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     let router = if state.webhook {
         Router::new().route(
             "/telemetry",
-            post(admission).layer(DefaultBodyLimit::max(ADMISSION_BODY_LIMIT)),
+            post(admission)
+                .layer(DefaultBodyLimit::max(ADMISSION_BODY_LIMIT))
+                .layer(from_fn_with_state(
+                    BodyBudget::new(ADMISSION_BODIES_IN_FLIGHT, ADMISSION_BODY_LIMIT),
+                    body_budget::within_budget,
+                )),
         )
     } else {
         Router::new()
@@ -71,7 +91,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     router
         .route(
             "/v1/fleet",
-            post(fleet).layer(DefaultBodyLimit::max(FLEET_BODY_LIMIT)),
+            post(fleet)
+                .layer(DefaultBodyLimit::max(FLEET_BODY_LIMIT))
+                .layer(from_fn_with_state(
+                    BodyBudget::new(FLEET_BODIES_IN_FLIGHT, FLEET_BODY_LIMIT),
+                    body_budget::within_budget,
+                )),
         )
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))

@@ -1,40 +1,38 @@
 //! Reading the inputs (files or stdin) and running every document through the
 //! pipeline, with one uniform report of what went wrong where.
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use kamaji_telemetry::kube;
+use kamaji_telemetry::kube::{self, Limits};
 use kamaji_telemetry::pipeline::{Outcome, Pipeline};
 use kamaji_telemetry::plugin::bindings::Payload;
 
-/// One input's bytes, and how messages name it.
+/// One input, opened but not read yet, and how messages name it.
 pub struct Source {
     label: String,
-    bytes: Vec<u8>,
+    input: Box<dyn BufRead>,
 }
 
-/// Reads every input; `-` is stdin.
-pub fn read_sources(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
-    paths.iter().map(|path| read_source(path)).collect()
+/// Opens every input, so that a missing file stops the run before anything
+/// is built; `-` is stdin. They are read later, one at a time.
+pub fn open_sources(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
+    paths.iter().map(|path| open_source(path)).collect()
 }
 
-fn read_source(path: &Path) -> anyhow::Result<Source> {
+fn open_source(path: &Path) -> anyhow::Result<Source> {
     if path == Path::new("-") {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("cannot read stdin")?;
         return Ok(Source {
             label: "stdin".into(),
-            bytes,
+            input: Box::new(std::io::stdin().lock()),
         });
     }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(Source {
         label: path.display().to_string(),
-        bytes,
+        input: Box::new(BufReader::with_capacity(64 << 10, file)),
     })
 }
 
@@ -63,18 +61,19 @@ impl Totals {
     }
 }
 
-/// Runs every document of every source through the pipeline, hands each
-/// payload to `on_payload` with the document's label, and reports problems
-/// on stderr as they happen.
+/// Runs every document of every source through the pipeline as it is read,
+/// hands each payload to `on_payload` with the document's label, and reports
+/// problems on stderr as they happen.
 pub fn process_all(
     pipeline: &Pipeline,
-    sources: &[Source],
+    sources: Vec<Source>,
     mut on_payload: impl FnMut(&str, Payload),
 ) -> Totals {
     let mut totals = Totals::default();
     for source in sources {
+        let label = source.label.clone();
         if process_source(pipeline, source, &mut totals, &mut on_payload) == 0 {
-            eprintln!("error: {}: no Kubernetes document in it", source.label);
+            eprintln!("error: {label}: no Kubernetes document in it");
             totals.bad_documents += 1;
         }
     }
@@ -84,12 +83,12 @@ pub fn process_all(
 /// Processes one source's documents; returns how many it held.
 fn process_source(
     pipeline: &Pipeline,
-    source: &Source,
+    source: Source,
     totals: &mut Totals,
     on_payload: &mut impl FnMut(&str, Payload),
 ) -> usize {
     let mut documents = 0;
-    for document in kube::decode_stream(&source.bytes) {
+    for document in kube::decode_reader(source.input, Limits::default()) {
         documents += 1;
         let decoded = match document {
             Ok(decoded) => decoded,

@@ -30,13 +30,17 @@ pub struct PreviewArgs {
 
 /// Preview never sends, so it works when telemetry is off.
 pub fn run(global: &GlobalArgs, args: PreviewArgs) -> anyhow::Result<ExitCode> {
-    let sources = input::read_sources(&args.inputs)?;
+    let sources = input::open_sources(&args.inputs)?;
     let pipeline = Pipeline::new(global.load_plugin()?, args.installation.installation());
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut write_error = None;
-    let totals = input::process_all(&pipeline, &sources, |label, payload| {
+    let totals = input::process_all(&pipeline, sources, |label, payload| {
         if write_error.is_none() {
-            write_error = write_payload(&mut out, args.output, label, &payload).err();
+            // Flushed at once: a reader of an endless `kubectl get -w` pipe
+            // sees each payload as soon as its document is complete.
+            write_error = write_payload(&mut out, args.output, label, &payload)
+                .and_then(|()| out.flush())
+                .err();
         }
     });
     if let Some(error) = write_error {

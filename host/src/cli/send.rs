@@ -98,7 +98,7 @@ pub fn run(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
         println!("telemetry is disabled by {source}: nothing was sent");
         return Ok(ExitCode::SUCCESS);
     }
-    let sources = input::read_sources(&args.inputs)?;
+    let sources = input::open_sources(&args.inputs)?;
     let plugin = global.load_plugin()?;
     let description = plugin
         .describe()
@@ -114,7 +114,7 @@ pub fn run(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let queue = runtime
         .block_on(async { DeliveryQueue::start(transport, args.delivery.queue_capacity) })?;
-    let totals = input::process_all(&pipeline, &sources, |label, payload| {
+    let totals = input::process_all(&pipeline, sources, |label, payload| {
         if let Err(dropped) = queue.try_enqueue(payload.route.as_str(), payload.body.into_bytes()) {
             eprintln!("dropped: {label}: {dropped}");
         }

@@ -268,13 +268,26 @@ fn lifecycle_event(request: AdmissionRequest<'_>) -> Result<Event, DecodeErrorKi
     }
 }
 
+/// The TenantControlPlane in `field`. An object of another kind than
+/// `request.kind` says is skipped: its fields would be read as a TCP's.
 fn required(
     object: Option<KubeObject<'_>>,
     field: &'static str,
 ) -> Result<TenantControlPlane, DecodeErrorKind> {
-    object
-        .map(KubeObject::into_tenant_control_plane)
-        .ok_or(DecodeErrorKind::MissingField(field))
+    let object = object.ok_or(DecodeErrorKind::MissingField(field))?;
+    let names_a_kind = !object.kind.is_empty();
+    let is_tcp = matches!(
+        kamaji_kind(&object.api_version, &object.kind),
+        Some(KamajiKind::TenantControlPlane)
+    );
+    if names_a_kind && !is_tcp {
+        return Err(DecodeErrorKind::AdmissionObjectKind {
+            field,
+            api_version: object.api_version.into_owned(),
+            kind: object.kind.into_owned(),
+        });
+    }
+    Ok(object.into_tenant_control_plane())
 }
 
 #[cfg(test)]

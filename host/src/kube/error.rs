@@ -56,20 +56,41 @@ pub enum DecodeErrorKind {
     NotTenantControlPlaneAdmission { group: String, kind: String },
     #[error("not a TenantControlPlane lifecycle admission: operation {0:?}")]
     UnsupportedOperation(String),
+    /// The request's object is of another kind than the request says.
+    #[error(
+        "{field} is kind {kind:?} of apiVersion {api_version:?}, not the TenantControlPlane \
+         that request.kind names"
+    )]
+    AdmissionObjectKind {
+        field: &'static str,
+        api_version: String,
+        kind: String,
+    },
     /// The document goes past one of the decoder's [`Limits`](super::Limits).
     #[error("{0}")]
     Limit(#[from] super::LimitExceeded),
+    /// A NUL byte, which no JSON or YAML text holds. The stream ends here:
+    /// nothing after it can be trusted to start a document.
+    #[error(
+        "a NUL byte: the input is not UTF-8 text (binary, or UTF-16?); the rest of it is not read"
+    )]
+    NotText,
+    /// The input could not be read. The stream ends here.
+    #[error("cannot read the input: {0}")]
+    Read(#[source] std::io::Error),
 }
 
 impl DecodeErrorKind {
     /// True for a well-formed document that has nothing to report: another
-    /// kind of object, an admission of another kind, or a `CONNECT`. A caller
+    /// kind of object, an admission of another kind (by its `request.kind`
+    /// or by its object's own), or a `CONNECT`. A caller
     /// logs these quietly; the other causes are errors in the input.
     pub fn is_skip(&self) -> bool {
         matches!(
             self,
             Self::UnsupportedKind { .. }
                 | Self::NotTenantControlPlaneAdmission { .. }
+                | Self::AdmissionObjectKind { .. }
                 | Self::UnsupportedOperation(_)
         )
     }

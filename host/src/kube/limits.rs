@@ -7,14 +7,18 @@
 //!
 //! # What is bounded
 //!
-//! The size counts every byte of the document. The other three bound what the
-//! decoder *reads*, the fields it maps onto the contract: the rest of an
-//! object is skipped by serde_json without being built, in constant stack
-//! space, so it costs no memory and is bounded by the size alone.
+//! The size counts every byte of the document: the framer stops keeping a
+//! document's bytes when it crosses the bound, so a document never costs more
+//! than that, however long. The other three bound what the decoder *reads*,
+//! the fields it maps onto the contract: the rest of an object is skipped by
+//! serde_json without being built, in constant stack space, so it costs no
+//! memory and is bounded by the size alone. For YAML, the depth bound is
+//! also the parser's own, over every value (see the module docs), and YAML
+//! aliases, which would repeat values past all of these, are refused.
 //!
-//! The checks ride along the one parsing pass (a deserializer adapter, and a
-//! slice cut one byte past the size bound), so a document within the bounds is
-//! read no more often than without them.
+//! The checks ride along the one parsing pass (a deserializer adapter, and the
+//! YAML parser's budget), so a document within the bounds is read no more
+//! often than without them.
 
 use std::cell::Cell;
 use std::fmt;
@@ -26,7 +30,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes one document may span. 256 MiB: `kubectl get -o json` of
-    /// 100,000 TenantControlPlanes is about 100 MB.
+    /// 100,000 TenantControlPlanes is about 100 MB. The same bound holds for
+    /// YAML: its parser streams, so a YAML document costs what a JSON one of
+    /// its size does (its bytes once, plus what is decoded from them).
     pub max_document_bytes: usize,
     /// How deeply arrays and objects may nest in what is read. 64: an
     /// AdmissionReview's object is read 6 levels down, and serde_json would
@@ -57,8 +63,8 @@ impl Default for Limits {
 /// the document's own figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LimitExceeded {
-    /// A JSON document in a stream is only read up to the bound, so its size
-    /// is known only for YAML documents and webhook bodies.
+    /// A document in a stream is not read past the bound (the rest of it is
+    /// skipped unseen), so its size is known only for webhook bodies.
     #[error("the document is larger than the limit of {limit} bytes{}", size_text(*.size))]
     DocumentSize { limit: usize, size: Option<usize> },
     #[error("values nest deeper than the limit of {limit} levels")]
@@ -67,6 +73,12 @@ pub enum LimitExceeded {
     Items { limit: usize },
     #[error("a string of {length} bytes is longer than the limit of {limit}")]
     StringLength { limit: usize, length: usize },
+    /// Refused outright rather than counted: see [`Limits`].
+    #[error(
+        "YAML aliases (*name) are refused: Kubernetes never writes them, and each one \
+         repeats a whole value, so a small document could expand past every other limit"
+    )]
+    YamlAlias,
 }
 
 fn size_text(size: Option<usize>) -> String {

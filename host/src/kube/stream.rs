@@ -1,40 +1,71 @@
-//! Splitting a stream into documents, and finding where each one is.
+//! Decoding the documents that the framer cuts out of a stream, and finding
+//! where each one is.
 
+use std::io::BufRead;
 use std::marker::PhantomData;
 
-use serde::de::IgnoredAny;
+use serde_saphyr::budget::BudgetBreach;
+use serde_saphyr::granit_parser::ErrorKind;
+use serde_saphyr::{Budget, ExternalMessageSource, MessageFormatter};
 
 use super::DecodedDocument;
 use super::documents::{Meaning, TopLevel, interpret};
 use super::error::{DecodeError, DecodeErrorKind, Position};
+use super::framing::{Framer, Piece, Stop, Syntax};
 use super::limits::{LimitExceeded, Limits, Tripped, deserialize_within};
 use super::objects::KubeObject;
 
-/// The documents of a JSON or YAML stream, decoded one at a time.
-pub struct Documents<'a>(Format<'a>);
-
-enum Format<'a> {
-    Json(JsonDocuments<'a>),
-    Yaml(YamlDocuments<'a>),
+/// The documents of a JSON or YAML stream, decoded one at a time as they are
+/// read.
+pub struct Documents<R> {
+    framer: Framer<R>,
+    limits: Limits,
+    yaml: serde_saphyr::Options,
+    document: usize,
 }
 
-impl<'a> Documents<'a> {
-    pub(super) fn new(bytes: &'a [u8], limits: Limits) -> Self {
-        match bytes.iter().find(|byte| !byte.is_ascii_whitespace()) {
-            Some(b'{' | b'[') => Documents(Format::Json(JsonDocuments::new(bytes, limits))),
-            _ => Documents(Format::Yaml(YamlDocuments::new(bytes, limits))),
+impl<R: BufRead> Documents<R> {
+    pub(super) fn new(input: R, limits: Limits) -> Self {
+        Documents {
+            framer: Framer::new(input, limits.max_document_bytes),
+            yaml: yaml_options(&limits),
+            limits,
+            document: 0,
+        }
+    }
+
+    fn decode(&self, piece: Result<Piece, Stop>) -> Outcome {
+        match piece {
+            Ok(Piece::Document {
+                syntax: Syntax::Json,
+                start,
+                bytes,
+            }) => decode_json(&bytes, start, &self.limits),
+            Ok(Piece::Document {
+                syntax: Syntax::Yaml,
+                start,
+                bytes,
+            }) => decode_yaml(&bytes, start, &self.limits, self.yaml.clone()),
+            Ok(Piece::TooLarge { start }) => Err((
+                start,
+                DecodeErrorKind::Limit(LimitExceeded::DocumentSize {
+                    limit: self.limits.max_document_bytes,
+                    size: None,
+                }),
+            )),
+            Err(Stop::NotText(position)) => Err((position, DecodeErrorKind::NotText)),
+            Err(Stop::Read(error)) => Err((self.framer.position(), DecodeErrorKind::Read(error))),
         }
     }
 }
 
-impl Iterator for Documents<'_> {
+impl<R: BufRead> Iterator for Documents<R> {
     type Item = Result<DecodedDocument, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match &mut self.0 {
-            Format::Json(documents) => documents.next(),
-            Format::Yaml(documents) => documents.next(),
-        }
+        let piece = self.framer.next_piece()?;
+        self.document += 1;
+        Some(finish(self.document, self.decode(piece)))
     }
 }
 
@@ -56,72 +87,6 @@ fn finish(document: usize, outcome: Outcome) -> Result<DecodedDocument, DecodeEr
             position,
             cause,
         }),
-    }
-}
-
-/// Concatenated JSON documents, separated by whitespace or by nothing, as
-/// `kubectl get -o json` and `jq` print them.
-struct JsonDocuments<'a> {
-    bytes: &'a [u8],
-    /// Where the next document may start.
-    offset: usize,
-    document: usize,
-    lines: LineCounter<'a>,
-    limits: Limits,
-}
-
-impl<'a> JsonDocuments<'a> {
-    fn new(bytes: &'a [u8], limits: Limits) -> Self {
-        JsonDocuments {
-            bytes,
-            offset: 0,
-            document: 0,
-            lines: LineCounter::new(bytes),
-            limits,
-        }
-    }
-
-    fn next(&mut self) -> Option<Result<DecodedDocument, DecodeError>> {
-        let rest = self.bytes.get(self.offset..)?;
-        let start = self.offset + rest.iter().position(|b| !b.is_ascii_whitespace())?;
-        let document = self.bytes.get(start..)?;
-        self.document += 1;
-        // The parser sees one byte past the size bound at most: a document
-        // that has not ended by then is too large, and is never read whole.
-        let cut = self.limits.max_document_bytes.saturating_add(1);
-        let window = document.get(..cut).unwrap_or(document);
-        // A fresh deserializer per document: one cannot go on after an error.
-        let mut deserializer = serde_json::Deserializer::from_slice(window);
-        let tripped = Tripped::default();
-        let parsed = deserialize_within(
-            PhantomData::<TopLevel>,
-            &mut deserializer,
-            &self.limits,
-            &tripped,
-        );
-        // Positions are only worked out for errors: for good documents, counting
-        // lines would be a second pass over every byte.
-        let outcome = match parsed {
-            Ok(top) => {
-                // A stream begun where the document ended tells that offset.
-                let end = deserializer.into_iter::<IgnoredAny>().byte_offset();
-                self.offset = start + end;
-                interpret(top).map_err(|cause| (self.lines.position(start), cause))
-            }
-            Err(error) => {
-                self.offset = resync(self.bytes, start);
-                let (position, cause) = json_error(self.lines.position(start), &error);
-                let cut_short = window.len() < document.len() && error.is_eof();
-                let limit = tripped
-                    .take()
-                    .or(cut_short.then_some(LimitExceeded::DocumentSize {
-                        limit: self.limits.max_document_bytes,
-                        size: None,
-                    }));
-                Err((position, limit.map_or(cause, DecodeErrorKind::Limit)))
-            }
-        };
-        Some(finish(self.document, outcome))
     }
 }
 
@@ -174,288 +139,137 @@ fn json_error(start: Position, error: &serde_json::Error) -> (Position, DecodeEr
     (position, DecodeErrorKind::Json(message))
 }
 
-/// Where the next document may start after a malformed one at `start`.
-///
-/// If the brackets of the broken document balance, it ends where they do (a
-/// missing comma, a value of the wrong type). Otherwise (a truncated document,
-/// an unterminated string, stray bytes) nothing after the error can be
-/// trusted, and the next document is taken to start at the next line that
-/// opens with `{` or `[`: every document of `kubectl -o json` does, and so does
-/// every line of a one-document-per-line stream.
-fn resync(bytes: &[u8], start: usize) -> usize {
-    balanced_end(bytes, start).unwrap_or_else(|| next_line_opening(bytes, start))
-}
-
-/// The end of the bracketed value at `start`, if its brackets balance before
-/// anything shows it broken.
-fn balanced_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let value = bytes.get(start..)?;
-    if !matches!(value.first(), Some(b'{' | b'[')) {
-        return None;
-    }
-    let mut depth = 0_usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, &byte) in value.iter().enumerate() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                // JSON strings never span lines: this one is unterminated.
-                b'\n' => return None,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                // The first byte opened, and the loop ends when depth is back to
-                // zero, so this never goes below zero.
-                depth -= 1;
-                if depth == 0 {
-                    return Some(start + i + 1);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-fn next_line_opening(bytes: &[u8], start: usize) -> usize {
-    bytes
-        .get(start..)
-        .and_then(|rest| {
-            rest.windows(2)
-                .position(|pair| pair[0] == b'\n' && matches!(pair[1], b'{' | b'['))
-        })
-        .map_or(bytes.len(), |newline| start + newline + 1)
-}
-
-/// Turns byte offsets into positions. Offsets are asked for in increasing
-/// order, so each byte is looked at once however many errors there are.
-struct LineCounter<'a> {
-    bytes: &'a [u8],
-    counted: usize,
-    line: usize,
-    line_start: usize,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        LineCounter {
-            bytes,
-            counted: 0,
-            line: 1,
-            line_start: 0,
-        }
-    }
-
-    fn position(&mut self, offset: usize) -> Position {
-        if let Some(span) = self.bytes.get(self.counted..offset) {
-            self.line += span.iter().filter(|&&byte| byte == b'\n').count();
-            if let Some(last) = span.iter().rposition(|&byte| byte == b'\n') {
-                self.line_start = self.counted + last + 1;
-            }
-            self.counted = offset;
-        }
-        Position {
-            line: self.line,
-            column: offset.saturating_sub(self.line_start) + 1,
-        }
-    }
-}
-
-/// YAML documents separated by `---` lines, as `kubectl get -o yaml` and
-/// manifest files have them.
-///
-/// The stream is cut at separator lines before parsing, as kubectl does, so
-/// that a broken document does not take the rest of the stream with it.
-struct YamlDocuments<'a> {
-    /// What follows the last separator; `None` once all is read.
-    rest: Option<&'a [u8]>,
-    /// The line number of `rest`'s first line.
-    line: usize,
-    document: usize,
-    limits: Limits,
-}
-
-impl<'a> YamlDocuments<'a> {
-    fn new(bytes: &'a [u8], limits: Limits) -> Self {
-        YamlDocuments {
-            rest: Some(bytes),
-            line: 1,
-            document: 0,
-            limits,
-        }
-    }
-
-    fn next(&mut self) -> Option<Result<DecodedDocument, DecodeError>> {
-        loop {
-            let (first_line, chunk) = self.next_chunk()?;
-            // Blank lines and comments alone, around a leading or trailing
-            // `---`, are no document.
-            let Some(content) = first_content_line(chunk) else {
-                continue;
-            };
-            self.document += 1;
-            let start = Position {
-                line: first_line + content,
-                column: 1,
-            };
-            let outcome = self
-                .parse(chunk, first_line, start)
-                .and_then(|top| interpret(top).map_err(|cause| (start, cause)));
-            return Some(finish(self.document, outcome));
-        }
-    }
-
-    fn parse(
-        &self,
-        chunk: &'a [u8],
-        first_line: usize,
-        start: Position,
-    ) -> Result<TopLevel<'a>, (Position, DecodeErrorKind)> {
-        self.limits
-            .check_size(chunk.len())
-            .map_err(|limit| (start, DecodeErrorKind::Limit(limit)))?;
-        let deserializer = serde_yaml_ng::Deserializer::from_slice(chunk);
-        let tripped = Tripped::default();
-        deserialize_within(PhantomData, deserializer, &self.limits, &tripped).map_err(|error| {
-            let (position, cause) = yaml_error(chunk, first_line, start, &error);
-            (
+fn decode_json(bytes: &[u8], start: Position, limits: &Limits) -> Outcome {
+    // A fresh deserializer per document: one cannot go on after an error.
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let tripped = Tripped::default();
+    match deserialize_within(PhantomData::<TopLevel>, &mut deserializer, limits, &tripped) {
+        Ok(top) => interpret(top).map_err(|cause| (start, cause)),
+        Err(error) => {
+            let (position, cause) = json_error(start, &error);
+            Err((
                 position,
                 tripped.take().map_or(cause, DecodeErrorKind::Limit),
-            )
-        })
-    }
-
-    /// The text up to the next separator line, and the number of its first line.
-    fn next_chunk(&mut self) -> Option<(usize, &'a [u8])> {
-        let rest = self.rest.take()?;
-        let first_line = self.line;
-        let mut length = 0;
-        for line in rest.split_inclusive(|&byte| byte == b'\n') {
-            self.line += 1;
-            if is_separator(line) {
-                let (chunk, separator_and_after) = rest.split_at(length);
-                self.rest = separator_and_after.get(line.len()..);
-                return Some((first_line, chunk));
-            }
-            length += line.len();
+            ))
         }
-        Some((first_line, rest))
     }
 }
 
-/// `---` alone on its line, or followed by a comment: kubectl's rule.
-fn is_separator(line: &[u8]) -> bool {
-    line.strip_prefix(b"---").is_some_and(|after| {
-        let after = after.trim_ascii();
-        after.is_empty() || after.starts_with(b"#")
-    })
+/// The YAML parser's own bounds, from ours. Its budget is checked on the
+/// parser's events, before the deserializer (or our adapter) sees a value,
+/// so it bounds what is skipped as well as what is read.
+fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
+    let mut budget = Budget::default();
+    // Kubernetes never writes anchors and aliases, and each alias replays a
+    // whole value: refused, so a document costs what its bytes do.
+    budget.max_aliases = 0;
+    budget.enforce_alias_anchor_ratio = false;
+    budget.max_depth = limits.max_depth;
+    // Flow-style nesting is stopped by the scanner, which reads ahead of the
+    // events that the depth is counted on; its error is mapped to ours.
+    budget.flow_nesting_limit = limits.max_depth;
+    budget.max_documents = 1;
+    // The document size bounds the rest (see the module docs).
+    budget.max_reader_input_bytes = None;
+    budget.max_events = usize::MAX;
+    budget.max_nodes = usize::MAX;
+    budget.max_total_scalar_bytes = usize::MAX;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.with_snippet = false;
+    options
 }
 
-/// The 0-based index of the first line that is neither blank nor a comment.
-fn first_content_line(chunk: &[u8]) -> Option<usize> {
-    chunk.split(|&byte| byte == b'\n').position(|line| {
-        let line = line.trim_ascii();
-        !line.is_empty() && !line.starts_with(b"#")
-    })
-}
-
-/// A serde_yaml_ng error with its position made absolute: the document's
-/// chunk starts at `first_line`.
-fn yaml_error(
-    chunk: &[u8],
-    first_line: usize,
+/// Decodes one YAML document. `bytes` starts with the line of `start`.
+fn decode_yaml(
+    bytes: &[u8],
     start: Position,
-    error: &serde_yaml_ng::Error,
-) -> (Position, DecodeErrorKind) {
-    // At the end of a chunk that does not end with a newline, libyaml puts
-    // the error on the line after the last (found by fuzzing): keep it on the
-    // chunk's last line, so that a position is always inside the input.
-    let lines = chunk.split(|&byte| byte == b'\n').count();
-    let position = error.location().map_or(start, |location| Position {
-        line: first_line + location.line().clamp(1, lines) - 1,
-        column: location.column(),
+    limits: &Limits,
+    options: serde_saphyr::Options,
+) -> Outcome {
+    let content = Position {
+        line: start.line + first_content_line(bytes),
+        column: 1,
+    };
+    let tripped = Tripped::default();
+    let parsed = serde_saphyr::with_deserializer_from_slice_with_options(bytes, options, |yaml| {
+        deserialize_within(PhantomData::<TopLevel>, yaml, limits, &tripped)
     });
-    // The message carries positions relative to the chunk, once or twice
-    // ("... at line 3 column 5, while parsing a block mapping at line 1
-    // column 1"): keep what precedes them.
-    let mut message = error.to_string();
-    if let Some(cut) = message.find(" at line ") {
-        message.truncate(cut);
+    match parsed {
+        Ok(top) => interpret(top).map_err(|cause| (content, cause)),
+        Err(error) => {
+            let (position, cause) = yaml_error(bytes, limits, start, content, &error);
+            Err((
+                position,
+                tripped.take().map_or(cause, DecodeErrorKind::Limit),
+            ))
+        }
     }
-    (position, DecodeErrorKind::Yaml(message))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The 0-based index of the first line that is neither blank, a comment, a
+/// directive nor a `---` marker: where errors that are not the parser's are put.
+fn first_content_line(bytes: &[u8]) -> usize {
+    bytes
+        .split(|&byte| byte == b'\n')
+        .position(|line| {
+            let text = line.trim_ascii();
+            !(text.is_empty()
+                || text.starts_with(b"#")
+                || line.starts_with(b"%")
+                || text.starts_with(b"---"))
+        })
+        .unwrap_or(0)
+}
 
-    #[test]
-    fn balanced_documents_end_at_their_closing_bracket() {
-        let bytes = br#"{"a": {"b": "}"}, "c": [1, 2]}{"next": 1}"#;
-        assert_eq!(balanced_end(bytes, 0), Some(30));
-        assert_eq!(resync(bytes, 0), 30);
-    }
+/// A serde-saphyr error, with its position made absolute (the document's
+/// bytes start at `start`) and its bound typed when it is one of ours.
+fn yaml_error(
+    bytes: &[u8],
+    limits: &Limits,
+    start: Position,
+    content: Position,
+    error: &serde_saphyr::Error,
+) -> (Position, DecodeErrorKind) {
+    // Keep an error at the end of a document that does not end with a line
+    // break on its last line, so that a position is always inside the input.
+    let lines = bytes.split(|&byte| byte == b'\n').count();
+    let position = error
+        .location()
+        .filter(|location| location.line() > 0)
+        .map_or(content, |location| Position {
+            line: start.line + (location.line() as usize).clamp(1, lines) - 1,
+            column: (location.column() as usize).max(1),
+        });
+    let cause = yaml_limit(error, limits).map_or_else(
+        || {
+            let message = serde_saphyr::DefaultMessageFormatter.format_message(error);
+            DecodeErrorKind::Yaml(message.into_owned())
+        },
+        DecodeErrorKind::Limit,
+    );
+    (position, cause)
+}
 
-    #[test]
-    fn escaped_quotes_stay_inside_strings() {
-        let bytes = br#"{"a": "say \"}\" twice"} {}"#;
-        assert_eq!(balanced_end(bytes, 0), Some(24));
-    }
-
-    #[test]
-    fn broken_documents_resync_at_the_next_line_opening_a_document() {
-        let unterminated = b"{\"a\": \"no end\n  \"b\": 1}\n{\"c\": 2}";
-        assert_eq!(balanced_end(unterminated, 0), None);
-        assert_eq!(resync(unterminated, 0), 24);
-        let truncated = b"{\"a\": {\"b\": 1}\n[1]";
-        assert_eq!(resync(truncated, 0), 15);
-        let stray = b"}} garbage";
-        assert_eq!(resync(stray, 0), stray.len());
-    }
-
-    #[test]
-    fn line_counter_counts_each_byte_once() {
-        let bytes = b"ab\ncd\n\nef";
-        let mut lines = LineCounter::new(bytes);
-        assert_eq!(lines.position(1), Position { line: 1, column: 2 });
-        assert_eq!(lines.position(4), Position { line: 2, column: 2 });
-        assert_eq!(lines.position(8), Position { line: 4, column: 2 });
-    }
-
-    #[test]
-    fn separators_are_three_dashes_alone_or_with_a_comment() {
-        assert!(is_separator(b"---\n"));
-        assert!(is_separator(b"---\r\n"));
-        assert!(is_separator(b"---   # next\n"));
-        assert!(is_separator(b"---"));
-        assert!(!is_separator(b"----\n"));
-        assert!(!is_separator(b"--- kind: List\n"));
-        assert!(!is_separator(b"  ---\n"));
-    }
-
-    #[test]
-    fn yaml_chunks_keep_their_line_numbers() {
-        let mut documents = YamlDocuments::new(
-            b"---\na: 1\n---\n# only a comment\n---\n\nb: 2\n",
-            Limits::default(),
-        );
-        assert_eq!(documents.next_chunk(), Some((1, &b""[..])));
-        assert_eq!(documents.next_chunk(), Some((2, &b"a: 1\n"[..])));
-        assert_eq!(
-            documents.next_chunk(),
-            Some((4, &b"# only a comment\n"[..]))
-        );
-        assert_eq!(documents.next_chunk(), Some((6, &b"\nb: 2\n"[..])));
-        assert_eq!(documents.next_chunk(), None);
-        assert_eq!(first_content_line(b"\nb: 2\n"), Some(1));
-        assert_eq!(first_content_line(b"# only a comment\n"), None);
+/// Our bound, when the YAML parser stopped at one that it enforces for us.
+fn yaml_limit(error: &serde_saphyr::Error, limits: &Limits) -> Option<LimitExceeded> {
+    let depth = LimitExceeded::Depth {
+        limit: limits.max_depth,
+    };
+    match error {
+        serde_saphyr::Error::Budget { breach, .. } => match breach {
+            BudgetBreach::Aliases { .. } => Some(LimitExceeded::YamlAlias),
+            BudgetBreach::Depth { .. } => Some(depth),
+            _ => None,
+        },
+        serde_saphyr::Error::ExternalMessage { source, .. } => match source.as_ref() {
+            ExternalMessageSource::Parser(scan)
+                if matches!(scan.kind(), ErrorKind::RecursionLimitExceeded) =>
+            {
+                Some(depth)
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
