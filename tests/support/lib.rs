@@ -9,6 +9,7 @@ use std::path::PathBuf;
 pub mod agent;
 pub mod host;
 pub mod receiver;
+pub mod registry;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {

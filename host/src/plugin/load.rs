@@ -39,6 +39,9 @@ impl LoadError {
 /// A component that passed every check, ready to instantiate.
 pub(crate) struct CheckedPlugin {
     pub(crate) pre: TelemetryPluginPre<Sandbox>,
+    /// Every import and export, by name.
+    pub(crate) imports: Vec<String>,
+    pub(crate) exports: Vec<String>,
     /// The `wasi:*` (and other foreign) imports that were stubbed to trap.
     pub(crate) denied_imports: Vec<String>,
 }
@@ -93,18 +96,29 @@ pub(crate) fn check(engine: &Engine, component: &Component) -> Result<CheckedPlu
         .map_err(|error| LoadError::Mismatch(format!("{error:#}")))?;
     let pre = TelemetryPluginPre::new(instance_pre)
         .map_err(|error| LoadError::Mismatch(format!("{error:#}")))?;
+    let imports: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
     Ok(CheckedPlugin {
         pre,
-        denied_imports: foreign_imports(engine, component),
+        denied_imports: foreign_imports(&imports),
+        imports,
+        exports: export_names(engine, component),
     })
 }
 
-fn check_contract_version(engine: &Engine, component: &Component) -> Result<(), LoadError> {
-    let exports: Vec<String> = component
+fn export_names(engine: &Engine, component: &Component) -> Vec<String> {
+    component
         .component_type()
         .exports(engine)
         .map(|(name, _)| name.to_string())
-        .collect();
+        .collect()
+}
+
+fn check_contract_version(engine: &Engine, component: &Component) -> Result<(), LoadError> {
+    let exports = export_names(engine, component);
     let versions: Vec<&str> = exports
         .iter()
         .filter_map(|name| name.strip_prefix(PLUGIN_INTERFACE)?.strip_prefix('@'))
@@ -136,13 +150,12 @@ fn is_compatible(version: &str) -> bool {
     }
 }
 
-fn foreign_imports(engine: &Engine, component: &Component) -> Vec<String> {
+fn foreign_imports(imports: &[String]) -> Vec<String> {
     let contract_package = PLUGIN_INTERFACE.split('/').next().unwrap_or_default();
-    component
-        .component_type()
-        .imports(engine)
-        .map(|(name, _)| name.to_string())
+    imports
+        .iter()
         .filter(|name| !name.starts_with(contract_package))
+        .cloned()
         .collect()
 }
 

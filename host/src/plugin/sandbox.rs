@@ -126,6 +126,16 @@ impl Plugin {
         &self.checked.denied_imports
     }
 
+    /// Every import of the component, by name.
+    pub fn imports(&self) -> &[String] {
+        &self.checked.imports
+    }
+
+    /// Every export of the component, by name.
+    pub fn exports(&self) -> &[String] {
+        &self.checked.exports
+    }
+
     /// The limits each call runs under.
     pub fn limits(&self) -> SandboxLimits {
         self.limits
