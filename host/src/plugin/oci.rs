@@ -19,7 +19,7 @@ use base64::Engine as _;
 use oci_client::client::{
     Certificate, CertificateEncoding, ClientConfig, ClientProtocol, Config, ImageLayer,
 };
-use oci_client::errors::OciDistributionError;
+use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -96,13 +96,22 @@ impl OciError {
     }
 }
 
+/// The registry said 401, in any of the shapes the client reports it.
 fn unauthorized_hint(error: &OciDistributionError) -> &'static str {
-    match error {
+    let unauthorized = match error {
         OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => {
-            " (give the registry's credentials with --registry-auth)"
-        }
-        _ => "",
+        | OciDistributionError::AuthenticationFailure(_)
+        | OciDistributionError::ServerError { code: 401, .. } => true,
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|error| error.code == OciErrorCode::Unauthorized),
+        _ => false,
+    };
+    if unauthorized {
+        " (the registry wants a login: give its credentials with --registry-auth)"
+    } else {
+        ""
     }
 }
 
