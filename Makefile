@@ -16,7 +16,7 @@ WASM_TARGET := wasm32-unknown-unknown
 
 PLUGIN_DIR := target/components
 PLUGIN := $(PLUGIN_DIR)/kamaji-telemetry-plugin.wasm
-HOSTILE_KINDS := spin grow trap leak wasi
+HOSTILE_KINDS := spin grow trap leak quiet silent wasi
 HOSTILE_PLUGINS := $(foreach k,$(HOSTILE_KINDS),$(PLUGIN_DIR)/hostile-$(k).wasm)
 HOST_BIN := target/debug/kamaji-telemetry
 

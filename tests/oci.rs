@@ -169,6 +169,21 @@ fn a_digest_pin_previews_exactly_as_the_file_does() {
     assert!(from_registry.success(), "{from_registry:?}");
     assert_eq!(from_registry.stdout, from_file.stdout);
     assert_eq!(from_file.stdout.lines().count(), 4);
+
+    // `plugin check` takes a reference too, and names its digest.
+    let mut command = host(&registry, dir.path());
+    command.args([
+        "plugin",
+        "check",
+        "--output",
+        "json",
+        &pinned(&registry, &digest),
+    ]);
+    let checked = run(command);
+    assert!(checked.success(), "{checked:?}");
+    let report: Value = serde_json::from_str(&checked.stdout).expect("a JSON report");
+    assert_eq!(report["oci_digest"], digest.as_str());
+    assert_eq!(report["accepted"], true);
 }
 
 #[test]

@@ -60,7 +60,16 @@ impl Pipeline {
 /// One event through a given plugin and the leak guard: what [`Pipeline::process`]
 /// does with the current plugin, and what a candidate plugin is tested with.
 pub fn run(plugin: &Plugin, installation: &Installation, event: &Event) -> Outcome {
-    match plugin.handle(installation, event) {
+    guard(event, installation, plugin.handle(installation, event))
+}
+
+/// What the plugin's answer to `event` becomes once the leak guard has seen it.
+pub fn guard(
+    event: &Event,
+    installation: &Installation,
+    answer: Result<Option<Payload>, CallError>,
+) -> Outcome {
+    match answer {
         Err(error) => Outcome::Failed(error),
         Ok(None) => Outcome::Nothing,
         Ok(Some(payload)) => match leak_guard::find_leak(event, installation, &payload.body) {

@@ -47,7 +47,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use config_file::ConfigFileError;
-pub use swap::{Refusal, SelfTestFailure};
+pub use swap::{Refusal, SelfTestCall, SelfTestFailure, self_test_calls, self_test_result};
 
 use crate::optout::OptOut;
 use crate::pipeline::Pipeline;

@@ -17,10 +17,10 @@ use super::metrics::Metrics;
 use crate::leak_guard::Leak;
 use crate::pipeline::{self, Outcome, Pipeline};
 use crate::plugin::bindings::{
-    DataStore, Event, Fleet, IngressExposure, Installation, KeyValue, OwnerReference, Route,
-    TcpUpdate, TenantControlPlane,
+    DataStore, Event, Fleet, IngressExposure, Installation, KeyValue, OwnerReference, Payload,
+    Route, TcpUpdate, TenantControlPlane,
 };
-use crate::plugin::{CallError, LoadError, Plugin, PluginArtifact, PluginRuntime};
+use crate::plugin::{CallError, CallStats, LoadError, Plugin, PluginArtifact, PluginRuntime};
 
 /// What a plugin says it is, and which exact build it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,19 +107,52 @@ pub fn check_artifact(
     Ok(candidate)
 }
 
+/// One self-test event, as the plugin handled it.
+#[derive(Debug)]
+pub struct SelfTestCall {
+    pub event: &'static str,
+    /// The route a payload for it must take.
+    pub route: Route,
+    /// The payload, if any, or why the event fails the self-test.
+    pub verdict: Result<Option<Payload>, SelfTestFailure>,
+    pub stats: CallStats,
+}
+
 /// Runs every self-test event through `plugin` and the leak guard; returns
 /// how many built a payload, at least one.
+pub fn run_self_test(plugin: &Plugin) -> Result<usize, Refusal> {
+    self_test_result(self_test_calls(plugin))
+}
+
+/// Runs every self-test event through `plugin` and the leak guard.
 ///
 /// The self-test has an installation of its own, so that it tests the plugin
 /// and not the agent's settings (an unset `--cluster-uid` makes the default
 /// plugin refuse heartbeats, and every plugin alike).
-pub fn run_self_test(plugin: &Plugin) -> Result<usize, Refusal> {
+pub fn self_test_calls(plugin: &Plugin) -> Vec<SelfTestCall> {
     let installation = self_test_installation();
+    self_test_events()
+        .into_iter()
+        .map(|(event_name, event, route)| {
+            let (answer, stats) = plugin.handle_measured(&installation, &event);
+            let outcome = pipeline::guard(&event, &installation, answer);
+            SelfTestCall {
+                event: event_name,
+                route,
+                verdict: self_test_verdict(outcome, route),
+                stats,
+            }
+        })
+        .collect()
+}
+
+/// Whether the self-test passed: no event failed, and one built a payload.
+/// Returns how many did.
+pub fn self_test_result(calls: Vec<SelfTestCall>) -> Result<usize, Refusal> {
     let mut payloads = 0;
-    for (event_name, event, route) in self_test_events() {
-        let outcome = pipeline::run(plugin, &installation, &event);
-        let built = self_test_verdict(outcome, route).map_err(|failure| Refusal::SelfTest {
-            event: event_name,
+    for call in calls {
+        let built = call.verdict.map_err(|failure| Refusal::SelfTest {
+            event: call.event,
             failure,
         })?;
         payloads += usize::from(built.is_some());
@@ -131,10 +164,10 @@ pub fn run_self_test(plugin: &Plugin) -> Result<usize, Refusal> {
 }
 
 /// What one self-test event's outcome says: the payload, if any, or why it fails.
-pub fn self_test_verdict(
+fn self_test_verdict(
     outcome: Outcome,
     expected: Route,
-) -> Result<Option<crate::plugin::bindings::Payload>, SelfTestFailure> {
+) -> Result<Option<Payload>, SelfTestFailure> {
     match outcome {
         Outcome::Ready(payload) if payload.route == expected => Ok(Some(payload)),
         Outcome::Ready(payload) => Err(SelfTestFailure::WrongRoute {
@@ -147,8 +180,7 @@ pub fn self_test_verdict(
     }
 }
 
-/// The installation the self-test runs under.
-pub fn self_test_installation() -> Installation {
+fn self_test_installation() -> Installation {
     Installation {
         cluster_uid: "c1a5e7e5-7a11-4f00-9b1e-5e1f7e570001".into(),
         kamaji_version: "v1.0.0".into(),
@@ -159,7 +191,7 @@ pub fn self_test_installation() -> Installation {
 /// The self-test events, each with the route its payload must take. The
 /// update changes the Kubernetes version, so that a plugin that only reports
 /// upgrades (as the default one does) has something to send.
-pub fn self_test_events() -> [(&'static str, Event, Route); 4] {
+fn self_test_events() -> [(&'static str, Event, Route); 4] {
     let before = probe_tcp("v1.30.5", Some("v1.30.5"), "Ready");
     let after = probe_tcp("v1.31.2", Some("v1.30.5"), "Upgrading");
     let fleet = Fleet {
@@ -355,6 +387,33 @@ mod tests {
             ),
             "{refusal}"
         );
+    }
+
+    #[test]
+    fn a_plugin_that_sends_nothing_for_some_kinds_of_event_passes() {
+        let plugin = runtime().load(&hostile("quiet")).expect("it loads");
+        assert_eq!(run_self_test(&plugin).expect("it passes"), 1);
+        let calls = self_test_calls(&plugin);
+        let built: Vec<&str> = calls
+            .iter()
+            .filter(|call| matches!(call.verdict, Ok(Some(_))))
+            .map(|call| call.event)
+            .collect();
+        assert_eq!(built, ["heartbeat"]);
+    }
+
+    #[test]
+    fn a_plugin_that_sends_nothing_at_all_is_refused() {
+        assert!(matches!(refusal(&hostile("silent")), Refusal::NothingBuilt));
+    }
+
+    #[test]
+    fn self_test_calls_are_measured() {
+        let plugin = runtime().load(DEFAULT_PLUGIN).expect("it loads");
+        for call in self_test_calls(&plugin) {
+            assert!(call.stats.peak_memory > 0, "{}", call.event);
+            assert!(call.stats.elapsed > Duration::ZERO, "{}", call.event);
+        }
     }
 
     #[test]

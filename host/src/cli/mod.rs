@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and one module per command.
 
+mod check;
 mod describe;
 mod input;
 mod output;
@@ -168,6 +169,8 @@ pub enum Command {
 pub enum PluginCommand {
     /// Show what the plugin says it collects.
     Describe(describe::DescribeArgs),
+    /// Check a plugin as serve would before taking it, and report what it costs.
+    Check(check::CheckArgs),
     /// Publish a plugin component to an OCI registry.
     Push(registry::PushArgs),
     /// Fetch a plugin component from an OCI registry.
@@ -189,6 +192,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send(args) => send::run(&cli.global, args),
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Plugin(PluginCommand::Describe(args)) => describe::run(&cli.global, args),
+        Command::Plugin(PluginCommand::Check(args)) => check::run(&cli.global, args),
         Command::Plugin(PluginCommand::Push(args)) => registry::push(&cli.global, args),
         Command::Plugin(PluginCommand::Pull(args)) => registry::pull(&cli.global, args),
     }

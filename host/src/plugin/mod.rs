@@ -17,7 +17,7 @@ pub mod source;
 pub use cache::PrecompiledCache;
 pub use load::LoadError;
 pub use runtime::{InstanceAllocation, PluginRuntime};
-pub use sandbox::{CallError, Plugin, PluginInstance, SandboxLimits};
+pub use sandbox::{CallError, CallStats, Plugin, PluginInstance, SandboxLimits};
 pub use source::{PluginArtifact, PluginSource};
 
 /// The default plugin, built from `guest/` and embedded at build time.

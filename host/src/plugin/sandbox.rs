@@ -1,7 +1,7 @@
 //! One call into a plugin: a fresh store, a deadline, a memory cap and an
 //! output cap. A call that breaks any of them fails alone; the host goes on.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, ResourceLimiter, Store, Trap};
@@ -52,11 +52,22 @@ pub enum CallError {
     Refused(String),
 }
 
-/// The state of one call's store: only its resource limits. The plugin is
-/// granted no capability, so there is nothing else to hold.
+/// The state of one call's store: only its resource limits, and the most
+/// memory the call asked for. The plugin is granted no capability, so there
+/// is nothing else to hold.
 pub struct Sandbox {
     memory_cap: usize,
     memory_cap_hit: bool,
+    peak_memory: usize,
+}
+
+/// What one call cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallStats {
+    /// Wall-clock time, instantiation included.
+    pub elapsed: Duration,
+    /// The largest linear memory the instance had (or asked for), in bytes.
+    pub peak_memory: usize,
 }
 
 impl ResourceLimiter for Sandbox {
@@ -72,6 +83,7 @@ impl ResourceLimiter for Sandbox {
             self.memory_cap_hit = true;
             wasmtime::bail!("memory cap of {} bytes reached", self.memory_cap);
         }
+        self.peak_memory = self.peak_memory.max(desired);
         Ok(true)
     }
 
@@ -160,12 +172,24 @@ impl Plugin {
         installation: &Installation,
         event: &Event,
     ) -> Result<Option<Payload>, CallError> {
-        let result = self.call(|plugin, store| {
+        self.handle_measured(installation, event).0
+    }
+
+    /// [`Plugin::handle`], and what the call cost.
+    pub fn handle_measured(
+        &self,
+        installation: &Installation,
+        event: &Event,
+    ) -> (Result<Option<Payload>, CallError>, CallStats) {
+        let (result, stats) = self.call_measured(|plugin, store| {
             plugin
                 .kamaji_telemetry_plugin()
                 .call_handle(store, installation, event)
-        })?;
-        self.checked_payload(result)
+        });
+        (
+            result.and_then(|result| self.checked_payload(result)),
+            stats,
+        )
     }
 
     /// One instance for many calls, for hosts that trade the isolation of a
@@ -185,8 +209,28 @@ impl Plugin {
         &self,
         f: impl FnOnce(&TelemetryPlugin, &mut Store<Sandbox>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
-        let (mut store, plugin) = self.instantiate()?;
-        f(&plugin, &mut store).map_err(|error| self.classify(&store, error, CallError::Trap))
+        self.call_measured(f).0
+    }
+
+    fn call_measured<R>(
+        &self,
+        f: impl FnOnce(&TelemetryPlugin, &mut Store<Sandbox>) -> wasmtime::Result<R>,
+    ) -> (Result<R, CallError>, CallStats) {
+        let started = Instant::now();
+        let (result, peak_memory) = match self.instantiate() {
+            Ok((mut store, plugin)) => {
+                let result = f(&plugin, &mut store)
+                    .map_err(|error| self.classify(&store, error, CallError::Trap));
+                (result, store.data().peak_memory)
+            }
+            // Instantiation grows no memory that outlives the failure.
+            Err(error) => (Err(error), 0),
+        };
+        let stats = CallStats {
+            elapsed: started.elapsed(),
+            peak_memory,
+        };
+        (result, stats)
     }
 
     fn instantiate(&self) -> Result<(Store<Sandbox>, TelemetryPlugin), CallError> {
@@ -215,6 +259,7 @@ impl Plugin {
         let sandbox = Sandbox {
             memory_cap: self.limits.memory_bytes,
             memory_cap_hit: false,
+            peak_memory: 0,
         };
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| sandbox);

@@ -51,6 +51,29 @@ fn misbehave(_event: &Event) -> Result<Option<Payload>, String> {
     Err(format!("the environment was readable: HOME={home}"))
 }
 
+#[cfg(feature = "quiet")]
+fn misbehave(event: &Event) -> Result<Option<Payload>, String> {
+    // Not misbehaviour: a plugin may decline whole kinds of event. This one
+    // reports only heartbeats, with nothing but a count.
+    let Event::Heartbeat(fleet) = event else {
+        return Ok(None);
+    };
+    let body = format!(
+        r#"{{"tenant_control_planes":{}}}"#,
+        fleet.tenant_control_planes.len()
+    );
+    Ok(Some(Payload {
+        route: kamaji::telemetry::types::Route::Stats,
+        body,
+        redactions: Vec::new(),
+    }))
+}
+
+#[cfg(feature = "silent")]
+fn misbehave(_event: &Event) -> Result<Option<Payload>, String> {
+    Ok(None)
+}
+
 #[cfg(feature = "leak")]
 fn misbehave(event: &Event) -> Result<Option<Payload>, String> {
     let name = match event {
