@@ -109,7 +109,16 @@ docs: build
 $(JCO_DIR)/build/kamaji-telemetry-plugin.js: $(PLUGIN) | setup
 	$(JCO) transpile $(PLUGIN) -o $(JCO_DIR)/build --no-typescript --quiet
 
-test: plugins lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js
+# A real OCI registry for the tests of plugins shipped like images
+# (tests/oci.rs): CNCF distribution 2.8, as Debian packages it. The tests
+# start their own, on free loopback ports.
+DOCKER_REGISTRY := /usr/bin/docker-registry
+
+$(DOCKER_REGISTRY):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry
+
+test: plugins lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js $(DOCKER_REGISTRY)
 	cargo build -p kamaji-telemetry
 	cargo test --workspace
 	npm test --prefix $(JCO_DIR) --silent
