@@ -407,3 +407,65 @@ fn a_registry_behind_a_login_needs_registry_auth() {
     let refused = run(command);
     assert!(!refused.success(), "{refused:?}");
 }
+
+#[test]
+fn a_registry_with_its_own_ca_needs_registry_ca_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ca, cert, key) = (
+        dir.path().join("ca.crt"),
+        dir.path().join("tls.crt"),
+        dir.path().join("tls.key"),
+    );
+    write_ca_and_certificate(&ca, &cert, &key);
+    let registry = Registry::with_tls(&cert, &key);
+    let reference = tagged(&registry, "v1");
+    // No --insecure-registry here: HTTPS it is.
+    let push = |ca: Option<&Path>| {
+        let mut command = host_command();
+        command.env("KAMAJI_TELEMETRY_CACHE_DIR", dir.path());
+        if let Some(ca) = ca {
+            command.arg("--registry-ca-file").arg(ca);
+        }
+        command
+            .args(["plugin", "push"])
+            .arg(default_plugin())
+            .arg(&reference);
+        run(command)
+    };
+    let untrusted = push(None);
+    assert!(!untrusted.success(), "{untrusted:?}");
+    let trusted = push(Some(&ca));
+    assert!(trusted.success(), "{trusted:?}");
+    assert!(trusted.stdout.starts_with("pushed oci://"), "{trusted:?}");
+
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate").expect("write");
+    let refused = push(Some(&garbage));
+    assert!(!refused.success(), "{refused:?}");
+    assert!(refused.stderr.contains("garbage.pem"), "{}", refused.stderr);
+}
+
+/// A CA of its own, and a certificate for 127.0.0.1 that it signed.
+fn write_ca_and_certificate(ca: &Path, cert: &Path, key: &Path) {
+    let ca_key = rcgen::KeyPair::generate().expect("a key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // rcgen's default name is the same for every certificate; a CA named
+    // like its leaf is no issuer a verifier can tell apart.
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kamaji-telemetry test CA");
+    let issuer = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("a CA");
+    let leaf_key = rcgen::KeyPair::generate().expect("a key");
+    let mut leaf_params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "127.0.0.1");
+    let leaf = leaf_params
+        .signed_by(&leaf_key, &issuer)
+        .expect("a certificate");
+    std::fs::write(ca, issuer.pem()).expect("write");
+    std::fs::write(cert, leaf.pem()).expect("write");
+    std::fs::write(key, leaf_key.serialize_pem()).expect("write");
+}

@@ -1,9 +1,9 @@
 //! A real OCI registry on loopback: CNCF distribution (Debian's
 //! `docker-registry`, installed by `make test`), on a free port, with its
-//! storage in a temporary directory, optionally behind htpasswd auth.
+//! storage in a temporary directory, optionally behind htpasswd auth or TLS.
 //! Dropping it kills the process.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -55,21 +55,32 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// A registry anyone may push to and pull from.
+    /// A registry anyone may push to and pull from, in plain HTTP.
     pub fn start() -> Self {
-        Self::launch(None)
+        Self::launch(&Options::default())
     }
 
     /// A registry that lets only `login` in (HTTP basic auth, htpasswd).
     pub fn with_login(login: &Login) -> Self {
-        Self::launch(Some(login))
+        Self::launch(&Options {
+            login: Some(login.clone()),
+            ..Options::default()
+        })
     }
 
-    fn launch(login: Option<&Login>) -> Self {
+    /// A registry that speaks HTTPS only, with this certificate and key (PEM files).
+    pub fn with_tls(cert: &Path, key: &Path) -> Self {
+        Self::launch(&Options {
+            tls: Some((cert.to_owned(), key.to_owned())),
+            ..Options::default()
+        })
+    }
+
+    fn launch(options: &Options) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let config = dir.path().join("config.yml");
-        std::fs::write(&config, config_yaml(dir.path(), port, login)).expect("write config");
+        std::fs::write(&config, config_yaml(dir.path(), port, options)).expect("write config");
         let mut registry = Self {
             child: None,
             port,
@@ -124,10 +135,9 @@ impl Registry {
 
     fn wait_until_up(&mut self) {
         let started = Instant::now();
-        let url = format!("http://{}/v2/", self.host());
         loop {
-            // Any answer (200, or 401 behind auth) means it serves.
-            if reqwest::blocking::get(&url).is_ok() {
+            // It binds its port once it is ready to serve.
+            if TcpStream::connect(self.host()).is_ok() {
                 return;
             }
             let child = self.child.as_mut().expect("the registry runs");
@@ -172,13 +182,28 @@ fn free_port() -> u16 {
     listener.local_addr().expect("an address").port()
 }
 
-fn config_yaml(dir: &Path, port: u16, login: Option<&Login>) -> String {
+/// What the registry is configured with besides its storage and port.
+#[derive(Debug, Default)]
+struct Options {
+    login: Option<Login>,
+    /// Certificate and key files.
+    tls: Option<(PathBuf, PathBuf)>,
+}
+
+fn config_yaml(dir: &Path, port: u16, options: &Options) -> String {
     let storage = dir.join("storage");
     let mut yaml = format!(
         "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
         storage.display()
     );
-    if let Some(login) = login {
+    if let Some((cert, key)) = &options.tls {
+        yaml.push_str(&format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        ));
+    }
+    if let Some(login) = &options.login {
         let htpasswd = dir.join("htpasswd");
         // The lowest cost bcrypt allows: the test needs a valid hash, not a strong one.
         let hash = bcrypt::hash(&login.password, 4).expect("a bcrypt hash");

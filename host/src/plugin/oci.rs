@@ -23,6 +23,8 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -79,6 +81,8 @@ pub enum OciError {
     },
     #[error("{OCI_SCHEME}{reference} is not a WebAssembly plugin: {reason}")]
     NotAPlugin { reference: String, reason: String },
+    #[error("cannot set up the registry client: {0}")]
+    Client(OciDistributionError),
     #[error("cannot encode the artifact's config: {0}")]
     Config(serde_json::Error),
 }
@@ -190,8 +194,11 @@ impl Registry {
             platform_resolver: None,
             ..ClientConfig::default()
         };
+        // Not Client::new: on an error it quietly falls back to a default
+        // client, which would drop the CA and the plain-HTTP exceptions.
+        let client = Client::try_from(config).map_err(OciError::Client)?;
         Ok(Self {
-            client: Client::new(config),
+            client,
             credentials,
             store: options.cache_dir.clone().map(PulledStore::new),
         })
@@ -348,6 +355,8 @@ fn wasm_layer(manifest: &[u8]) -> Result<OciDescriptor, String> {
     Ok(layer.clone())
 }
 
+/// Every certificate of a PEM bundle, as DER. Parsed here: reqwest takes
+/// only the first certificate of a PEM, and ignores one it cannot parse.
 fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<Certificate>, OciError> {
     let Some(path) = ca_file else {
         return Ok(Vec::new());
@@ -357,13 +366,19 @@ fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<Certificate>, OciError> {
         reason,
     };
     let pem = std::fs::read(path).map_err(|error| ca_error(error.to_string()))?;
-    // Checked here, so that a bad file is an error with its name, not a
-    // client that silently trusts nothing more.
-    reqwest::Certificate::from_pem(&pem).map_err(|error| ca_error(error.to_string()))?;
-    Ok(vec![Certificate {
-        encoding: CertificateEncoding::Pem,
-        data: pem,
-    }])
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .map(|certificate| {
+            certificate.map(|der| Certificate {
+                encoding: CertificateEncoding::Der,
+                data: der.to_vec(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| ca_error(error.to_string()))?;
+    if certificates.is_empty() {
+        return Err(ca_error("no PEM certificate in it".to_owned()));
+    }
+    Ok(certificates)
 }
 
 /// The `auths` of a Docker `config.json`, by registry host.
