@@ -76,7 +76,8 @@ $(PLUGIN_DIR)/hostile-%.wasm: $(HOSTILE_SOURCES) | setup
 	wasm-tools component new target/hostile/$(WASM_TARGET)/release/hostile_plugin.wasm -o $@
 
 # The one hostile plugin built against WASI: rustc's wasip2 linker emits the
-# component itself, with std's wasi:* imports, which the host must stub to traps.
+# component itself, with std's wasi:* imports, which the host answers from its
+# closed WASI profile (nothing to read, nowhere to connect).
 $(PLUGIN_DIR)/hostile-wasi.wasm: $(HOSTILE_SOURCES) | setup
 	cargo build --quiet --manifest-path tests/plugins/hostile/Cargo.toml --target wasm32-wasip2 \
 		--release --features wasi --target-dir target/hostile

@@ -104,8 +104,8 @@ fn whatever_serve_would_refuse_fails_the_check_and_says_why() {
 }
 
 #[test]
-fn wasi_imports_are_listed_as_stubbed() {
-    let (_, report) = check(&hostile_plugin("wasi"), &[]);
+fn a_wasi_plugin_runs_in_the_closed_profile_and_its_output_is_logged_under_its_name() {
+    let (result, report) = check(&hostile_plugin("wasi"), &[]);
     let imports = report["imports"].as_array().expect("imports");
     assert!(
         imports.iter().any(|import| import["status"] == "stubbed"
@@ -113,6 +113,20 @@ fn wasi_imports_are_listed_as_stubbed() {
                 .as_str()
                 .is_some_and(|name| name.starts_with("wasi:cli/environment@"))),
         "{report}"
+    );
+    assert!(
+        imports.iter().all(|import| import["status"] != "denied"),
+        "{report}"
+    );
+    // It refuses every event, with what it found: nothing.
+    let refusal = report["refusal"].as_str().expect("a refusal");
+    assert!(refusal.contains("environment: [];"), "{refusal}");
+    assert!(refusal.contains("tcp: refused"), "{refusal}");
+    assert!(
+        result.stderr.contains("hostile-wasi looked around")
+            && result.stderr.contains("hostile-hostile-plugin"),
+        "{}",
+        result.stderr
     );
 }
 

@@ -12,7 +12,7 @@ use clap::Args;
 use kamaji_telemetry::agent::{Refusal, SelfTestCall, self_test_calls, self_test_result};
 use kamaji_telemetry::pipeline::Pipeline;
 use kamaji_telemetry::plugin::bindings::{CONTRACT_VERSION, PLUGIN_INTERFACE};
-use kamaji_telemetry::plugin::{Plugin, PluginRuntime, PluginSource};
+use kamaji_telemetry::plugin::{ImportStatus, Plugin, PluginRuntime, PluginSource};
 use serde::Serialize;
 
 use super::input;
@@ -64,8 +64,8 @@ struct DescriptionLine {
 #[derive(Debug, Serialize)]
 struct ImportLine {
     name: String,
-    /// `granted` (the contract's own types), `stubbed` (wasi: linked, every
-    /// call traps) or `denied` (anything else: linked to traps as well).
+    /// `granted` (the contract's own types), `stubbed` (WASI, answered by
+    /// the closed profile) or `denied` (anything else: every call traps).
     status: &'static str,
 }
 
@@ -204,17 +204,9 @@ fn contract_version(exports: &[String]) -> Option<String> {
 }
 
 fn import_line(name: &str) -> ImportLine {
-    let contract_package = PLUGIN_INTERFACE.split('/').next().unwrap_or_default();
-    let status = if name.starts_with(contract_package) {
-        "granted"
-    } else if name.starts_with("wasi:") {
-        "stubbed"
-    } else {
-        "denied"
-    };
     ImportLine {
         name: name.to_owned(),
-        status,
+        status: ImportStatus::of(name).as_str(),
     }
 }
 

@@ -15,7 +15,7 @@ mod sandbox;
 pub mod source;
 
 pub use cache::PrecompiledCache;
-pub use load::LoadError;
+pub use load::{ImportStatus, LoadError};
 pub use runtime::{InstanceAllocation, PluginRuntime};
 pub use sandbox::{CallError, CallStats, Plugin, PluginInstance, SandboxLimits};
 pub use source::{PluginArtifact, PluginSource};

@@ -1,15 +1,17 @@
-//! One call into a plugin: a fresh store, a deadline, a memory cap and an
-//! output cap. A call that breaks any of them fails alone; the host goes on.
+//! One call into a plugin: a fresh store, a deadline, a memory cap, an
+//! output cap and a closed WASI profile. A call that breaks any of them fails alone; the host goes on.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::{Description, Event, Installation, Payload, TelemetryPlugin};
 use super::load::CheckedPlugin;
 use super::runtime::{EPOCH_TICK, EpochTicker};
-use std::sync::Arc;
 
 /// The bounds of every call into a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,13 +54,56 @@ pub enum CallError {
     Refused(String),
 }
 
-/// The state of one call's store: only its resource limits, and the most
-/// memory the call asked for. The plugin is granted no capability, so there
-/// is nothing else to hold.
+/// The state of one call's store: its resource limits, the most memory the
+/// call asked for, and the closed WASI profile the plugin sees.
 pub struct Sandbox {
     memory_cap: usize,
     memory_cap_hit: bool,
     peak_memory: usize,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+/// What a plugin may print on stdout and on stderr in one call; past it,
+/// its writes fail.
+const CAPTURED_OUTPUT_BYTES: usize = 16 << 10;
+
+impl Sandbox {
+    pub(crate) fn new(memory_cap: usize) -> Self {
+        let stdout = MemoryOutputPipe::new(CAPTURED_OUTPUT_BYTES);
+        let stderr = MemoryOutputPipe::new(CAPTURED_OUTPUT_BYTES);
+        // Closed: a new builder has no environment, no arguments, no
+        // preopened directory and an empty stdin, and sockets and name
+        // lookups are turned off here. Clocks and random stay: they reveal
+        // nothing about the cluster, and std-built plugins need them.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            memory_cap,
+            memory_cap_hit: false,
+            peak_memory: 0,
+            wasi,
+            table: ResourceTable::new(),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
 }
 
 /// What one call cost.
@@ -108,6 +153,8 @@ pub struct Plugin {
     checked: CheckedPlugin,
     limits: SandboxLimits,
     digest: String,
+    /// From the first successful `describe`, to name the plugin in logs.
+    name: OnceLock<String>,
 }
 
 impl Plugin {
@@ -125,6 +172,7 @@ impl Plugin {
             checked,
             limits,
             digest,
+            name: OnceLock::new(),
         }
     }
 
@@ -163,6 +211,7 @@ impl Plugin {
             .map(|field| field.meaning.len() + field.example.len() + field.name.len())
             .sum();
         self.check_output_size(size)?;
+        let _ = self.name.set(description.name.clone());
         Ok(description)
     }
 
@@ -221,6 +270,7 @@ impl Plugin {
             Ok((mut store, plugin)) => {
                 let result = f(&plugin, &mut store)
                     .map_err(|error| self.classify(&store, error, CallError::Trap));
+                self.log_output(store.data());
                 (result, store.data().peak_memory)
             }
             // Instantiation grows no memory that outlives the failure.
@@ -256,12 +306,7 @@ impl Plugin {
     }
 
     fn fresh_store(&self) -> Store<Sandbox> {
-        let sandbox = Sandbox {
-            memory_cap: self.limits.memory_bytes,
-            memory_cap_hit: false,
-            peak_memory: 0,
-        };
-        let mut store = Store::new(&self.engine, sandbox);
+        let mut store = Store::new(&self.engine, Sandbox::new(self.limits.memory_bytes));
         store.limiter(|sandbox| sandbox);
         store.set_epoch_deadline(deadline_ticks(self.limits.deadline));
         store.epoch_deadline_trap();
@@ -283,6 +328,30 @@ impl Plugin {
         } else {
             otherwise(format!("{error:#}"))
         }
+    }
+
+    /// Logs what the call printed, under the plugin's name: its own
+    /// diagnostics, which go nowhere else.
+    fn log_output(&self, sandbox: &Sandbox) {
+        for (stream, pipe) in [("stdout", &sandbox.stdout), ("stderr", &sandbox.stderr)] {
+            let printed = pipe.contents();
+            if !printed.is_empty() {
+                tracing::info!(
+                    plugin = %self.name(),
+                    stream,
+                    "{}",
+                    String::from_utf8_lossy(&printed).trim_end()
+                );
+            }
+        }
+    }
+
+    /// The name the plugin gave itself, once it was asked; its digest before.
+    fn name(&self) -> &str {
+        self.name.get().map_or_else(
+            || self.digest.get(..12).unwrap_or(&self.digest),
+            String::as_str,
+        )
     }
 
     fn check_output_size(&self, size: usize) -> Result<(), CallError> {
