@@ -14,8 +14,9 @@
 //!   a plugin or the network.
 //! - One worker builds the events in order, each with a single snapshot of
 //!   the current plugin. A new plugin (its file changed, SIGHUP, or the
-//!   registry tag it came from moved) is checked and self-tested on a blocking thread, then swapped in atomically
-//!   ([`swap`]); no event is lost, built twice, or built by two plugins.
+//!   registry tag it came from moved) is checked and self-tested on a
+//!   blocking thread, then swapped in atomically ([`swap`]); no event is
+//!   lost, built twice, or built by two plugins.
 //! - The `--config` file can turn telemetry off and on at runtime; the flag
 //!   and environment opt-outs are absolute (then nothing is loaded, built or
 //!   sent, and the webhook still answers).
