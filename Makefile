@@ -19,7 +19,7 @@ WASM_TARGET := wasm32-unknown-unknown
 
 PLUGIN_DIR := target/components
 PLUGIN := $(PLUGIN_DIR)/kamaji-telemetry-plugin.wasm
-HOSTILE_KINDS := spin grow trap leak wasi
+HOSTILE_KINDS := spin grow trap leak quiet silent wasi
 HOSTILE_PLUGINS := $(foreach k,$(HOSTILE_KINDS),$(PLUGIN_DIR)/hostile-$(k).wasm)
 HOST_BIN := target/debug/kamaji-telemetry
 
@@ -86,7 +86,8 @@ $(PLUGIN_DIR)/hostile-%.wasm: $(HOSTILE_SOURCES) | setup
 	wasm-tools component new target/hostile/$(WASM_TARGET)/release/hostile_plugin.wasm -o $@
 
 # The one hostile plugin built against WASI: rustc's wasip2 linker emits the
-# component itself, with std's wasi:* imports, which the host must stub to traps.
+# component itself, with std's wasi:* imports, which the host answers from its
+# closed WASI profile (nothing to read, nowhere to connect).
 $(PLUGIN_DIR)/hostile-wasi.wasm: $(HOSTILE_SOURCES) | setup
 	cargo build --quiet --manifest-path tests/plugins/hostile/Cargo.toml --target wasm32-wasip2 \
 		--release --features wasi --target-dir target/hostile
@@ -119,7 +120,16 @@ docs: build
 $(JCO_DIR)/build/kamaji-telemetry-plugin.js: $(PLUGIN) | setup
 	$(JCO) transpile $(PLUGIN) -o $(JCO_DIR)/build --no-typescript --quiet
 
-test: plugins lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js
+# A real OCI registry for the tests of plugins shipped like images
+# (tests/oci.rs): CNCF distribution 2.8, as Debian packages it. The tests
+# start their own, on free loopback ports.
+DOCKER_REGISTRY := /usr/bin/docker-registry
+
+$(DOCKER_REGISTRY):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry
+
+test: plugins lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js $(DOCKER_REGISTRY)
 	cargo build -p kamaji-telemetry
 	cargo test --workspace
 	npm test --prefix $(JCO_DIR) --silent

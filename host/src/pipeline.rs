@@ -67,7 +67,22 @@ impl Pipeline {
 /// One event through a given plugin and the leak guard: what [`Pipeline::process`]
 /// does with the current plugin, and what a candidate plugin is tested with.
 pub fn run(plugin: &Plugin, installation: &Installation, event: &Event) -> Outcome {
-    match plugin.handle(installation, event) {
+    guard(
+        plugin,
+        event,
+        installation,
+        plugin.handle(installation, event),
+    )
+}
+
+/// What `plugin`'s answer to `event` becomes once the leak guard has seen it.
+pub fn guard(
+    plugin: &Plugin,
+    event: &Event,
+    installation: &Installation,
+    answer: Result<Option<Payload>, CallError>,
+) -> Outcome {
+    match answer {
         Err(error) => Outcome::Failed(error),
         Ok(None) => Outcome::Nothing,
         Ok(Some(payload)) => {

@@ -8,7 +8,8 @@ mod common;
 
 use common::{hostile, installation};
 use kamaji_telemetry::plugin::{
-    CallError, DEFAULT_PLUGIN, LoadError, Plugin, PluginRuntime, PrecompiledCache, SandboxLimits,
+    CallError, DEFAULT_PLUGIN, ImportStatus, LoadError, Plugin, PluginRuntime, PrecompiledCache,
+    SandboxLimits,
 };
 
 fn created_event() -> kamaji_telemetry::plugin::bindings::Event {
@@ -205,26 +206,30 @@ fn a_corrupt_cache_entry_costs_only_a_compilation() {
 }
 
 #[test]
-fn a_wasi_plugin_loads_but_every_wasi_call_traps() {
+fn a_wasi_plugin_sees_a_closed_world_no_environment_no_files_no_network() {
     let runtime = runtime();
     let plugin = load_hostile(&runtime, "wasi");
+    let environment = plugin
+        .imports()
+        .iter()
+        .find(|import| import.starts_with("wasi:cli/environment@"))
+        .expect("std imports the environment");
+    assert_eq!(ImportStatus::of(environment), ImportStatus::Stubbed);
     assert!(
-        plugin
-            .denied_imports()
-            .iter()
-            .any(|import| import.starts_with("wasi:cli/environment@")),
+        plugin.denied_imports().is_empty(),
         "{:?}",
         plugin.denied_imports()
     );
-    // describe makes no wasi call, so it works.
     assert!(plugin.describe().is_ok());
-    // handle reads the environment: denied, as a trap that names the import.
+    // handle looks around and reports what it found, as a refusal.
     let error = plugin
         .handle(&installation(), &created_event())
         .unwrap_err();
-    assert!(
-        matches!(&error, CallError::Trap(message) if message.contains("wasi:cli/environment")),
-        "got {error:?}"
-    );
+    let CallError::Refused(found) = &error else {
+        panic!("got {error:?}");
+    };
+    assert!(found.contains("environment: [];"), "{found}");
+    assert!(found.contains("/etc/hostname: refused"), "{found}");
+    assert!(found.contains("tcp: refused"), "{found}");
     assert_host_goes_on(&runtime);
 }

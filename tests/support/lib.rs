@@ -10,6 +10,7 @@ pub mod agent;
 pub mod host;
 pub mod kube_api;
 pub mod receiver;
+pub mod registry;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {

@@ -26,7 +26,7 @@ use crate::transport::DeliveryStats;
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 type Label = [(&'static str, &'static str); 1];
-type PluginLabels = [(&'static str, String); 3];
+type PluginLabels = [(&'static str, String); 4];
 
 /// Why an event was not handed to the plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,7 +217,7 @@ impl Metrics {
         );
         registry.register(
             "plugin_info",
-            "The plugin in use: always 1, its name, version and SHA-256 as labels",
+            "The plugin in use: always 1; its name, version, SHA-256 and OCI manifest digest as labels",
             self.plugin_info.clone(),
         );
         registry.register_collector(Box::new(DeliveryCollector(delivery)));
@@ -298,6 +298,8 @@ impl Metrics {
             ("name", plugin.name.clone()),
             ("version", plugin.version.clone()),
             ("digest", plugin.digest.clone()),
+            // Empty (so, to Prometheus, absent) for a plugin read from a file.
+            ("oci_digest", plugin.oci_digest.clone().unwrap_or_default()),
         ];
         self.plugin_info.get_or_create(&labels).set(1);
         let mut current = self
@@ -457,6 +459,7 @@ mod tests {
             name: "p".into(),
             version: version.into(),
             digest: "d".into(),
+            oci_digest: Some("sha256:0d".into()),
         }
     }
 
@@ -512,7 +515,9 @@ mod tests {
             .collect();
         assert_eq!(
             series,
-            ["kamaji_telemetry_plugin_info{name=\"p\",version=\"2.0.0\",digest=\"d\"} 1"]
+            [
+                "kamaji_telemetry_plugin_info{name=\"p\",version=\"2.0.0\",digest=\"d\",oci_digest=\"sha256:0d\"} 1"
+            ]
         );
     }
 

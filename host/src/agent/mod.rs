@@ -18,9 +18,10 @@
 //!   bounded intake, then allows the request: admission is never delayed by
 //!   a plugin or the network.
 //! - One worker builds the events in order, each with a single snapshot of
-//!   the current plugin. A new plugin (its file changed, or SIGHUP) is
-//!   checked and self-tested on a blocking thread, then swapped in atomically
-//!   ([`swap`]); no event is lost, built twice, or built by two plugins.
+//!   the current plugin. A new plugin (its file changed, SIGHUP, or the
+//!   registry tag it came from moved) is checked and self-tested on a
+//!   blocking thread, then swapped in atomically ([`swap`]); no event is
+//!   lost, built twice, or built by two plugins.
 //! - The `--config` file can turn telemetry off and on at runtime; the flag
 //!   and environment opt-outs are absolute (then nothing is loaded, built or
 //!   sent, and the webhook still answers).
@@ -35,6 +36,7 @@ mod delivery;
 mod heartbeat;
 mod intake;
 mod metrics;
+mod poll;
 mod swap;
 mod watch;
 mod webhook;
@@ -55,13 +57,15 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use config_file::ConfigFileError;
-pub use swap::{Refusal, SelfTestFailure};
+pub use swap::{Refusal, SelfTestCall, SelfTestFailure, self_test_calls, self_test_result};
 
 use crate::cluster::ClusterHealth;
 use crate::optout::OptOut;
 use crate::pipeline::Pipeline;
 use crate::plugin::bindings::Installation;
-use crate::plugin::{DEFAULT_PLUGIN, PluginRuntime};
+use crate::plugin::oci::RegistryOptions;
+use crate::plugin::source::SourceError;
+use crate::plugin::{PluginArtifact, PluginRuntime, PluginSource};
 use crate::transport::{self, FlushReport, QueueError, Transport, TransportConfig};
 use cluster::ClusterSide;
 use config_file::{RuntimeConfig, RuntimeOptOut};
@@ -81,8 +85,13 @@ pub struct AgentConfig {
     /// Certificate and key (PEM). Without them only a loopback address is allowed.
     pub tls: Option<TlsFiles>,
     pub installation: Installation,
-    /// The plugin file, followed for changes; `None` runs the embedded plugin.
-    pub plugin: Option<PathBuf>,
+    /// The plugin file, followed for changes, or registry reference; `None`
+    /// runs the embedded plugin.
+    pub plugin: Option<PluginSource>,
+    /// How plugins are pulled from registries.
+    pub registry: RegistryOptions,
+    /// How often a tag reference is asked for its digest; `None` never.
+    pub plugin_poll: Option<Duration>,
     pub transport: TransportConfig,
     /// Payloads that may wait for delivery.
     pub queue_capacity: usize,
@@ -139,6 +148,8 @@ pub enum AgentError {
     },
     #[error("the plugin {plugin} was refused: {refusal}")]
     Plugin { plugin: String, refusal: Refusal },
+    #[error(transparent)]
+    Fetch(#[from] SourceError),
     #[error(transparent)]
     ConfigFile(#[from] ConfigFileError),
     #[error(transparent)]
@@ -392,13 +403,13 @@ impl Parts {
         stop: Stop,
     ) -> Result<Self, AgentError> {
         let plugins = Arc::new(plugins);
-        let (plugin_bytes, candidate) = initial_plugin(config, &plugins).await?;
+        let (artifact, candidate) = initial_plugin(config, &plugins).await?;
         let transport = Arc::new(Transport::new(config.transport.clone())?);
         let cluster = cluster_client(config).await?;
         let health = cluster.as_ref().map(|side| Arc::clone(&side.health));
         let metrics = Arc::new(Metrics::new(Arc::clone(transport.stats()), health.clone()));
         metrics.set_plugin(&candidate.info);
-        tracing::info!("plugin {} loaded", candidate.info);
+        tracing::info!(plugin = %artifact.origin, "plugin {} loaded", candidate.info);
         let switch = Arc::new(Switch::new(true, Arc::clone(&metrics)));
         let delivery = Arc::new(Delivery::start(transport, config.queue_capacity)?);
         let pipeline = Arc::new(Pipeline::new(candidate.plugin, config.installation.clone()));
@@ -427,10 +438,9 @@ impl Parts {
             };
             tasks.push(follow_config(config, opt_out).await?);
         }
-        if let Some(path) = &config.plugin {
+        if let Some(source) = &config.plugin {
             let swapper = Swapper::new(plugins, Arc::clone(&pipeline), Arc::clone(&metrics));
-            let watch = FileWatch::new(path, &plugin_bytes);
-            tasks.push(follow_plugin(watch, config.watch_interval, swapper)?);
+            tasks.extend(follow_plugin(config, source, &artifact, swapper)?);
         }
         let from_cluster = cluster.is_some();
         let (feed, fleet) = start_feed(config, cluster, &intake, pipeline, (&switch, stop));
@@ -562,41 +572,70 @@ async fn follow_tls(
     Ok(tasks)
 }
 
-/// Reads and checks the plugin to start with: a refused one stops the start.
+/// Reads (or pulls) and checks the plugin to start with: a refused one
+/// stops the start.
 async fn initial_plugin(
     config: &AgentConfig,
     plugins: &Arc<PluginRuntime>,
-) -> Result<(Vec<u8>, Candidate), AgentError> {
-    let (bytes, label) = match &config.plugin {
-        Some(path) => (read(path).await?, path.display().to_string()),
-        None => (DEFAULT_PLUGIN.to_vec(), "embedded in the binary".to_owned()),
+) -> Result<(PluginArtifact, Candidate), AgentError> {
+    let artifact = match &config.plugin {
+        Some(source) => source.fetch(&config.registry).await?,
+        None => PluginArtifact::embedded(),
     };
     let plugins = Arc::clone(plugins);
-    let checked_bytes = bytes.clone();
-    let checked = tokio::task::spawn_blocking(move || swap::check(&plugins, &checked_bytes))
-        .await
-        .map_err(|crash| AgentError::Crashed(crash.to_string()))?;
+    let checked_artifact = artifact.clone();
+    let checked =
+        tokio::task::spawn_blocking(move || swap::check_artifact(&plugins, &checked_artifact))
+            .await
+            .map_err(|crash| AgentError::Crashed(crash.to_string()))?;
     let candidate = checked.map_err(|refusal| AgentError::Plugin {
-        plugin: label,
+        plugin: artifact.origin.clone(),
         refusal,
     })?;
-    Ok((bytes, candidate))
+    Ok((artifact, candidate))
 }
 
-/// Follows the plugin file: each new content is a swap candidate.
+/// Follows where the plugin came from: each new content of the file, or
+/// each new digest of the tag, is a swap candidate. A digest pin never
+/// changes, so it is not polled.
 fn follow_plugin(
-    watch: FileWatch,
-    interval: Duration,
+    config: &AgentConfig,
+    source: &PluginSource,
+    current: &PluginArtifact,
     swapper: Swapper,
-) -> Result<JoinHandle<()>, AgentError> {
-    let path = watch.path().to_owned();
-    let swap = async move |bytes| swapper.try_swap(&path, bytes).await;
-    Ok(tokio::spawn(watch::follow(
-        watch,
-        interval,
-        hangup()?,
-        swap,
-    )))
+) -> Result<Option<JoinHandle<()>>, AgentError> {
+    match source {
+        PluginSource::File(path) => {
+            let watch = FileWatch::new(path, &current.bytes);
+            let path = path.clone();
+            let swap = async move |bytes| {
+                swapper.try_swap(PluginArtifact::file(&path, bytes)).await;
+            };
+            Ok(Some(tokio::spawn(watch::follow(
+                watch,
+                config.watch_interval,
+                hangup()?,
+                swap,
+            ))))
+        }
+        PluginSource::Oci(reference) => {
+            let Some(interval) = config.plugin_poll else {
+                return Ok(None);
+            };
+            if reference.digest().is_some() {
+                tracing::warn!(plugin = %source, "--plugin-poll is ignored: a digest pin never changes");
+                return Ok(None);
+            }
+            let registry =
+                crate::plugin::oci::Registry::new(&config.registry).map_err(SourceError::from)?;
+            let tag = poll::TagWatch {
+                registry,
+                reference: reference.clone(),
+                current: current.oci_digest.clone().unwrap_or_default(),
+            };
+            Ok(Some(tokio::spawn(tag.follow(interval, swapper))))
+        }
+    }
 }
 
 /// Applies the config file now (an unusable one stops the start), then

@@ -2,24 +2,25 @@
 //!
 //! A candidate is compiled and checked against the contract (the WIT world),
 //! asked to describe itself, then run against built-in self-test events: a
-//! created, updated and deleted TenantControlPlane and a heartbeat. For each
-//! it must build a payload for the expected route, within the sandbox's
-//! limits, that passes the leak guard; the events carry distinctive
-//! identifying strings, so a plugin that copies any input field is caught.
-//! Only then is it swapped in, in one atomic pointer swap (see
-//! [`Pipeline::swap`]). A candidate that fails keeps the old plugin running.
+//! created, updated and deleted TenantControlPlane and a heartbeat. Every
+//! call must succeed within the sandbox's limits, and every payload must go
+//! to the event's route and pass the leak guard; the events carry
+//! distinctive identifying strings, so a plugin that copies any input field
+//! is caught. A plugin may deliberately send nothing for some kinds of
+//! event, but it must build at least one payload. Only then is it swapped
+//! in, in one atomic pointer swap (see [`Pipeline::swap`]). A candidate that
+//! fails keeps the old plugin running.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use super::metrics::Metrics;
 use crate::leak_guard::Leak;
 use crate::pipeline::{self, Outcome, Pipeline};
 use crate::plugin::bindings::{
-    DataStore, Event, Fleet, IngressExposure, Installation, KeyValue, OwnerReference, Route,
-    TcpUpdate, TenantControlPlane,
+    DataStore, Event, Fleet, IngressExposure, Installation, KeyValue, OwnerReference, Payload,
+    Route, TcpUpdate, TenantControlPlane,
 };
-use crate::plugin::{CallError, LoadError, Plugin, PluginRuntime};
+use crate::plugin::{CallError, CallStats, LoadError, Plugin, PluginArtifact, PluginRuntime};
 
 /// What a plugin says it is, and which exact build it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub struct PluginInfo {
     pub version: String,
     /// The SHA-256 of the component, in hex.
     pub digest: String,
+    /// The OCI manifest digest (`sha256:…`) when it came from a registry.
+    pub oci_digest: Option<String>,
 }
 
 impl std::fmt::Display for PluginInfo {
@@ -55,6 +58,8 @@ pub enum Refusal {
         event: &'static str,
         failure: SelfTestFailure,
     },
+    #[error("self-test: it built no payload for any event, so it would send nothing at all")]
+    NothingBuilt,
 }
 
 /// How a candidate failed one self-test event.
@@ -62,8 +67,6 @@ pub enum Refusal {
 pub enum SelfTestFailure {
     #[error("{0}")]
     Call(CallError),
-    #[error("no payload, where one for the `{expected}` route was expected")]
-    Nothing { expected: &'static str },
     #[error("the payload goes to `{found}`, not `{expected}`")]
     WrongRoute {
         expected: &'static str,
@@ -75,20 +78,10 @@ pub enum SelfTestFailure {
 
 /// Compiles `bytes`, checks the result against the contract and runs the
 /// self-test. Synchronous CPU work: call it off the async threads.
-///
-/// The self-test has an installation of its own, so that it tests the plugin
-/// and not the agent's settings (an unset `--cluster-uid` makes the default
-/// plugin refuse heartbeats, and every plugin alike).
 pub fn check(runtime: &PluginRuntime, bytes: &[u8]) -> Result<Candidate, Refusal> {
     let plugin = runtime.load(bytes)?;
     let description = plugin.describe().map_err(Refusal::Describe)?;
-    let installation = self_test_installation();
-    for (event_name, event, route) in self_test_events() {
-        self_test(&plugin, &installation, &event, route).map_err(|failure| Refusal::SelfTest {
-            event: event_name,
-            failure,
-        })?;
-    }
+    run_self_test(&plugin)?;
     if !plugin.denied_imports().is_empty() {
         tracing::warn!(
             imports = ?plugin.denied_imports(),
@@ -99,25 +92,89 @@ pub fn check(runtime: &PluginRuntime, bytes: &[u8]) -> Result<Candidate, Refusal
         name: description.name,
         version: description.version,
         digest: plugin.digest().to_owned(),
+        oci_digest: None,
     };
     Ok(Candidate { plugin, info })
 }
 
-fn self_test(
-    plugin: &Plugin,
-    installation: &Installation,
-    event: &Event,
+/// [`check`] of a fetched plugin, whose info then names its OCI digest.
+pub fn check_artifact(
+    runtime: &PluginRuntime,
+    artifact: &PluginArtifact,
+) -> Result<Candidate, Refusal> {
+    let mut candidate = check(runtime, &artifact.bytes)?;
+    candidate.info.oci_digest.clone_from(&artifact.oci_digest);
+    Ok(candidate)
+}
+
+/// One self-test event, as the plugin handled it.
+#[derive(Debug)]
+pub struct SelfTestCall {
+    pub event: &'static str,
+    /// The route a payload for it must take.
+    pub route: Route,
+    /// The payload, if any, or why the event fails the self-test.
+    pub verdict: Result<Option<Payload>, SelfTestFailure>,
+    pub stats: CallStats,
+}
+
+/// Runs every self-test event through `plugin` and the leak guard; returns
+/// how many built a payload, at least one.
+pub fn run_self_test(plugin: &Plugin) -> Result<usize, Refusal> {
+    self_test_result(self_test_calls(plugin))
+}
+
+/// Runs every self-test event through `plugin` and the leak guard.
+///
+/// The self-test has an installation of its own, so that it tests the plugin
+/// and not the agent's settings (an unset `--cluster-uid` makes the default
+/// plugin refuse heartbeats, and every plugin alike).
+pub fn self_test_calls(plugin: &Plugin) -> Vec<SelfTestCall> {
+    let installation = self_test_installation();
+    self_test_events()
+        .into_iter()
+        .map(|(event_name, event, route)| {
+            let (answer, stats) = plugin.handle_measured(&installation, &event);
+            let outcome = pipeline::guard(plugin, &event, &installation, answer);
+            SelfTestCall {
+                event: event_name,
+                route,
+                verdict: self_test_verdict(outcome, route),
+                stats,
+            }
+        })
+        .collect()
+}
+
+/// Whether the self-test passed: no event failed, and one built a payload.
+/// Returns how many did.
+pub fn self_test_result(calls: Vec<SelfTestCall>) -> Result<usize, Refusal> {
+    let mut payloads = 0;
+    for call in calls {
+        let built = call.verdict.map_err(|failure| Refusal::SelfTest {
+            event: call.event,
+            failure,
+        })?;
+        payloads += usize::from(built.is_some());
+    }
+    if payloads == 0 {
+        return Err(Refusal::NothingBuilt);
+    }
+    Ok(payloads)
+}
+
+/// What one self-test event's outcome says: the payload, if any, or why it fails.
+fn self_test_verdict(
+    outcome: Outcome,
     expected: Route,
-) -> Result<(), SelfTestFailure> {
-    match pipeline::run(plugin, installation, event) {
-        Outcome::Ready(payload) if payload.route == expected => Ok(()),
+) -> Result<Option<Payload>, SelfTestFailure> {
+    match outcome {
+        Outcome::Ready(payload) if payload.route == expected => Ok(Some(payload)),
         Outcome::Ready(payload) => Err(SelfTestFailure::WrongRoute {
             expected: expected.as_str(),
             found: payload.route.as_str(),
         }),
-        Outcome::Nothing => Err(SelfTestFailure::Nothing {
-            expected: expected.as_str(),
-        }),
+        Outcome::Nothing => Ok(None),
         Outcome::Blocked(leak) => Err(SelfTestFailure::Leak(leak)),
         Outcome::Failed(error) => Err(SelfTestFailure::Call(error)),
     }
@@ -214,39 +271,51 @@ impl Swapper {
         }
     }
 
-    /// Checks `bytes` on a blocking thread (compiling takes a while, and the
-    /// plugin worker keeps building events with the old plugin meanwhile),
-    /// then swaps the candidate in if it passed.
-    pub async fn try_swap(&self, source: &Path, bytes: Vec<u8>) {
+    /// Checks the plugin on a blocking thread (compiling takes a while, and
+    /// the plugin worker keeps building events with the old plugin
+    /// meanwhile), then swaps the candidate in if it passed; says whether
+    /// it did.
+    pub async fn try_swap(&self, artifact: PluginArtifact) -> bool {
         let runtime = Arc::clone(&self.runtime);
-        let checked = tokio::task::spawn_blocking(move || check(&runtime, &bytes)).await;
+        let origin = artifact.origin.clone();
+        let checked =
+            tokio::task::spawn_blocking(move || check_artifact(&runtime, &artifact)).await;
         match checked {
             Ok(Ok(candidate)) => {
                 self.pipeline.swap(Arc::new(candidate.plugin));
                 self.metrics.swap(true);
                 self.metrics.set_plugin(&candidate.info);
-                tracing::info!(plugin = %source.display(), "swapped in the plugin {}", candidate.info);
+                tracing::info!(plugin = %origin, "swapped in the plugin {}", candidate.info);
+                true
             }
             Ok(Err(refusal)) => {
-                self.metrics.swap(false);
-                tracing::error!(
-                    plugin = %source.display(),
-                    "refused the new plugin, the running one stays: {refusal}"
-                );
+                self.refused(&origin, &refusal);
+                false
             }
             Err(crash) => {
                 self.metrics.swap(false);
                 tracing::error!(
-                    plugin = %source.display(),
+                    plugin = %origin,
                     "the check of the new plugin crashed, the running one stays: {crash}"
                 );
+                false
             }
         }
+    }
+
+    /// Counts and logs a candidate refused before or during its check.
+    pub fn refused(&self, origin: &str, refusal: &dyn std::fmt::Display) {
+        self.metrics.swap(false);
+        tracing::error!(
+            plugin = %origin,
+            "refused the new plugin, the running one stays: {refusal}"
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
     use std::time::Duration;
 
     use super::*;
@@ -318,6 +387,33 @@ mod tests {
             ),
             "{refusal}"
         );
+    }
+
+    #[test]
+    fn a_plugin_that_sends_nothing_for_some_kinds_of_event_passes() {
+        let plugin = runtime().load(&hostile("quiet")).expect("it loads");
+        assert_eq!(run_self_test(&plugin).expect("it passes"), 1);
+        let calls = self_test_calls(&plugin);
+        let built: Vec<&str> = calls
+            .iter()
+            .filter(|call| matches!(call.verdict, Ok(Some(_))))
+            .map(|call| call.event)
+            .collect();
+        assert_eq!(built, ["heartbeat"]);
+    }
+
+    #[test]
+    fn a_plugin_that_sends_nothing_at_all_is_refused() {
+        assert!(matches!(refusal(&hostile("silent")), Refusal::NothingBuilt));
+    }
+
+    #[test]
+    fn self_test_calls_are_measured() {
+        let plugin = runtime().load(DEFAULT_PLUGIN).expect("it loads");
+        for call in self_test_calls(&plugin) {
+            assert!(call.stats.peak_memory > 0, "{}", call.event);
+            assert!(call.stats.elapsed > Duration::ZERO, "{}", call.event);
+        }
     }
 
     #[test]

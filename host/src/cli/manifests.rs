@@ -33,10 +33,7 @@ pub fn run(global: &GlobalArgs, args: ManifestsArgs) -> anyhow::Result<ExitCode>
         disable_telemetry: global.disable_telemetry == Some(true),
         webhook: args.events == EventSource::Webhook,
         image: args.image,
-        plugin: global
-            .plugin
-            .as_ref()
-            .map(|plugin| plugin.display().to_string()),
+        plugin: global.plugin.as_ref().map(ToString::to_string),
     };
     let text = manifests::render(&options).context("cannot write the manifests")?;
     print!("{text}");

@@ -1,10 +1,12 @@
 //! Command-line interface: argument parsing and one module per command.
 
+mod check;
 mod describe;
 mod input;
 mod manifests;
 mod output;
 mod preview;
+mod registry;
 mod send;
 mod serve;
 mod view;
@@ -18,8 +20,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kamaji_telemetry::cluster::InstallationOverrides;
 use kamaji_telemetry::plugin::bindings::Installation;
+use kamaji_telemetry::plugin::oci::RegistryOptions;
 use kamaji_telemetry::plugin::{
-    DEFAULT_PLUGIN, Plugin, PluginRuntime, PrecompiledCache, SandboxLimits,
+    Plugin, PluginArtifact, PluginRuntime, PluginSource, PrecompiledCache, SandboxLimits,
 };
 
 /// Anonymous usage telemetry for Kamaji, built by a sandboxed WebAssembly plugin.
@@ -48,14 +51,18 @@ pub struct GlobalArgs {
     )]
     pub disable_telemetry: Option<bool>,
 
-    /// A plugin component to use instead of the embedded default.
+    /// A plugin component to use instead of the embedded default: a file,
+    /// or oci://REGISTRY/REPOSITORY:TAG or oci://REGISTRY/REPOSITORY@sha256:DIGEST.
     #[arg(
         long,
         global = true,
         env = "KAMAJI_TELEMETRY_PLUGIN",
-        value_name = "PATH"
+        value_name = "PATH|oci://REF"
     )]
-    pub plugin: Option<PathBuf>,
+    pub plugin: Option<PluginSource>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     /// Where precompiled plugins are kept between runs
     /// [default: $XDG_CACHE_HOME/kamaji-telemetry or ~/.cache/kamaji-telemetry].
@@ -82,6 +89,27 @@ pub struct GlobalArgs {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// How plugins are pulled from and pushed to OCI registries.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// A Docker config.json with the registries' credentials (its `auths`).
+    #[arg(
+        long,
+        global = true,
+        env = "KAMAJI_TELEMETRY_REGISTRY_AUTH",
+        value_name = "FILE"
+    )]
+    pub registry_auth: Option<PathBuf>,
+
+    /// A PEM CA certificate to trust for registries, besides the system roots.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub registry_ca_file: Option<PathBuf>,
+
+    /// A registry to speak plain HTTP to; repeat for several.
+    #[arg(long, global = true, value_name = "HOST[:PORT]")]
+    pub insecure_registry: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -153,6 +181,12 @@ pub enum Command {
 pub enum PluginCommand {
     /// Show what the plugin says it collects.
     Describe(describe::DescribeArgs),
+    /// Check a plugin as serve would before taking it, and report what it costs.
+    Check(check::CheckArgs),
+    /// Publish a plugin component to an OCI registry.
+    Push(registry::PushArgs),
+    /// Fetch a plugin component from an OCI registry.
+    Pull(registry::PullArgs),
 }
 
 /// Where `serve` takes TenantControlPlane events from.
@@ -180,6 +214,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&cli.global, *args),
         Command::Manifests(args) => manifests::run(&cli.global, args),
         Command::Plugin(PluginCommand::Describe(args)) => describe::run(&cli.global, args),
+        Command::Plugin(PluginCommand::Check(args)) => check::run(&cli.global, args),
+        Command::Plugin(PluginCommand::Push(args)) => registry::push(&cli.global, args),
+        Command::Plugin(PluginCommand::Pull(args)) => registry::pull(&cli.global, args),
         Command::View(args) => view::run(args),
     }
 }
@@ -207,14 +244,29 @@ impl GlobalArgs {
         }
     }
 
+    fn cache_dir(&self) -> Option<PathBuf> {
+        self.cache_dir
+            .clone()
+            .or_else(PrecompiledCache::default_dir)
+    }
+
     fn cache(&self) -> Option<PrecompiledCache> {
         if self.no_cache {
             return None;
         }
-        self.cache_dir
-            .clone()
-            .or_else(PrecompiledCache::default_dir)
-            .map(PrecompiledCache::new)
+        self.cache_dir().map(PrecompiledCache::new)
+    }
+
+    /// How to reach registries; pulled plugins are kept next to the
+    /// precompiled ones (even with --no-cache: they are what lets a restart
+    /// work while the registry is down).
+    fn registry_options(&self) -> RegistryOptions {
+        RegistryOptions {
+            auth_file: self.registry.registry_auth.clone(),
+            ca_file: self.registry.registry_ca_file.clone(),
+            insecure: self.registry.insecure_registry.clone(),
+            cache_dir: self.cache_dir().map(|dir| dir.join("oci")),
+        }
     }
 
     /// The engine that plugins run in, with the sandbox limits and the cache.
@@ -222,21 +274,25 @@ impl GlobalArgs {
         Ok(PluginRuntime::new(self.limits(), self.cache())?)
     }
 
+    /// The bytes of the plugin named by `--plugin`, or of the embedded default.
+    fn plugin_artifact(&self) -> anyhow::Result<PluginArtifact> {
+        let Some(source) = &self.plugin else {
+            return Ok(PluginArtifact::embedded());
+        };
+        let artifact = block_on(source.fetch(&self.registry_options()))??;
+        if let Some(digest) = &artifact.oci_digest {
+            tracing::info!(plugin = %source, %digest, "plugin pulled");
+        }
+        Ok(artifact)
+    }
+
     /// Loads the plugin named by `--plugin`, or the embedded default.
     fn load_plugin(&self) -> anyhow::Result<Plugin> {
-        let runtime = self.plugin_runtime()?;
-        let plugin = match &self.plugin {
-            Some(path) => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("cannot read the plugin {}", path.display()))?;
-                runtime
-                    .load(&bytes)
-                    .with_context(|| format!("cannot load the plugin {}", path.display()))?
-            }
-            None => runtime
-                .load(DEFAULT_PLUGIN)
-                .context("cannot load the embedded plugin")?,
-        };
+        let artifact = self.plugin_artifact()?;
+        let plugin = self
+            .plugin_runtime()?
+            .load(&artifact.bytes)
+            .with_context(|| format!("cannot load the plugin {}", artifact.origin))?;
         if !plugin.denied_imports().is_empty() {
             tracing::warn!(
                 imports = ?plugin.denied_imports(),
@@ -245,4 +301,14 @@ impl GlobalArgs {
         }
         Ok(plugin)
     }
+}
+
+/// Runs one future to completion, for the commands that are otherwise
+/// synchronous and only need the network to fetch or publish a plugin.
+fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    Ok(runtime.block_on(future))
 }

@@ -88,6 +88,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
     watch_interval: Duration,
 
+    /// How often to ask the registry where the --plugin tag points; a new
+    /// digest is checked and swapped in as a new plugin file would be.
+    /// Off by default; a digest pin is never polled.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    plugin_poll: Option<Duration>,
+
     /// How long shutdown may take to build and deliver what is queued.
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
     shutdown_timeout: Duration,
@@ -208,6 +214,8 @@ fn agent_config(
         tls,
         installation: args.installation.installation(),
         plugin: global.plugin.clone(),
+        registry: global.registry_options(),
+        plugin_poll: args.plugin_poll,
         transport: args.delivery.transport_config(user_agent),
         queue_capacity: args.delivery.queue_capacity,
         event_capacity: args.event_capacity,

@@ -1,7 +1,8 @@
 //! Compiling a plugin and checking it against the contract.
 
 use wasmtime::Engine;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
 
 use super::bindings::{CONTRACT_VERSION, PLUGIN_INTERFACE, TelemetryPluginPre};
 use super::cache::PrecompiledCache;
@@ -41,7 +42,11 @@ impl LoadError {
 /// A component that passed every check, ready to instantiate.
 pub(crate) struct CheckedPlugin {
     pub(crate) pre: TelemetryPluginPre<Sandbox>,
-    /// The `wasi:*` (and other foreign) imports that were stubbed to trap.
+    /// Every import and export, by name.
+    pub(crate) imports: Vec<String>,
+    pub(crate) exports: Vec<String>,
+    /// The imports linked to traps: neither the contract's nor the closed
+    /// WASI profile's.
     pub(crate) denied_imports: Vec<String>,
 }
 
@@ -81,32 +86,101 @@ fn looks_like_wat(bytes: &[u8]) -> bool {
 }
 
 /// Checks the component's exports against the contract, and links its
-/// imports: the contract's type-only interface, and a trap for anything else.
+/// imports: the contract's type-only interface, the closed WASI profile
+/// (see the sandbox), and a trap for anything else.
 pub(crate) fn check(engine: &Engine, component: &Component) -> Result<CheckedPlugin, LoadError> {
     check_contract_version(engine, component)?;
     let mut linker = Linker::<Sandbox>::new(engine);
-    // No capability is granted: every import the contract does not define
-    // (wasi:* above all) is a function that traps when called.
-    linker
-        .define_unknown_imports_as_traps(component)
+    // What a plugin built with a language's standard library imports, each
+    // answering from the closed profile: nothing to read, nowhere to connect.
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(LoadError::engine)?;
+    // Every other import the contract does not define (wasi:http, say) is
+    // a function that traps when called.
+    stub_denied_imports(&mut linker, engine, component)
         .map_err(|error| LoadError::Mismatch(format!("{error:#}")))?;
     let instance_pre = linker
         .instantiate_pre(component)
         .map_err(|error| LoadError::Mismatch(format!("{error:#}")))?;
     let pre = TelemetryPluginPre::new(instance_pre)
         .map_err(|error| LoadError::Mismatch(format!("{error:#}")))?;
+    let imports: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
     Ok(CheckedPlugin {
         pre,
-        denied_imports: foreign_imports(engine, component),
+        denied_imports: imports
+            .iter()
+            .filter(|name| ImportStatus::of(name) == ImportStatus::Denied)
+            .cloned()
+            .collect(),
+        imports,
+        exports: export_names(engine, component),
     })
 }
 
-fn check_contract_version(engine: &Engine, component: &Component) -> Result<(), LoadError> {
-    let exports: Vec<String> = component
+/// Links every denied import to functions that trap with the import's name.
+///
+/// Not `Linker::define_unknown_imports_as_traps`: it takes a WASI import of
+/// another patch version than wasmtime-wasi defines (`wasi:cli/stdout@0.2.6`
+/// against 0.2.12, which the linker would match) for an unknown one, and its
+/// traps would then shadow the closed profile.
+fn stub_denied_imports(
+    linker: &mut Linker<Sandbox>,
+    engine: &Engine,
+    component: &Component,
+) -> wasmtime::Result<()> {
+    let component_type = component.component_type();
+    for (name, item) in component_type.imports(engine) {
+        if ImportStatus::of(name) != ImportStatus::Denied {
+            continue;
+        }
+        match item.ty {
+            ComponentItem::ComponentInstance(instance) => {
+                let mut stubs = linker.instance(name)?;
+                for (export, item) in instance.exports(engine) {
+                    stub(&mut stubs, export, &format!("{name}#{export}"), &item.ty)?;
+                }
+            }
+            item => stub(&mut linker.root(), name, name, &item)?,
+        }
+    }
+    Ok(())
+}
+
+/// A function that traps naming `full_name`, or a resource nothing can make.
+fn stub(
+    linker: &mut LinkerInstance<'_, Sandbox>,
+    name: &str,
+    full_name: &str,
+    item: &ComponentItem,
+) -> wasmtime::Result<()> {
+    match item {
+        ComponentItem::ComponentFunc(_) => {
+            let full_name = full_name.to_owned();
+            linker.func_new(name, move |_, _, _, _| {
+                wasmtime::bail!("denied import: the host does not grant `{full_name}`")
+            })
+        }
+        ComponentItem::Resource(_) => {
+            linker.resource(name, ResourceType::host::<()>(), |_, _| Ok(()))
+        }
+        // Types need no definition; nothing else is imported by a plugin.
+        _ => Ok(()),
+    }
+}
+
+fn export_names(engine: &Engine, component: &Component) -> Vec<String> {
+    component
         .component_type()
         .exports(engine)
         .map(|(name, _)| name.to_string())
-        .collect();
+        .collect()
+}
+
+fn check_contract_version(engine: &Engine, component: &Component) -> Result<(), LoadError> {
+    let exports = export_names(engine, component);
     let versions: Vec<&str> = exports
         .iter()
         .filter_map(|name| name.strip_prefix(PLUGIN_INTERFACE)?.strip_prefix('@'))
@@ -138,14 +212,50 @@ fn is_compatible(version: &str) -> bool {
     }
 }
 
-fn foreign_imports(engine: &Engine, component: &Component) -> Vec<String> {
-    let contract_package = PLUGIN_INTERFACE.split('/').next().unwrap_or_default();
-    component
-        .component_type()
-        .imports(engine)
-        .map(|(name, _)| name.to_string())
-        .filter(|name| !name.starts_with(contract_package))
-        .collect()
+/// How the host links one import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStatus {
+    /// The contract's own interfaces.
+    Granted,
+    /// WASI, answered by the closed profile: empty environment and
+    /// arguments, no files, no sockets; clocks and random work.
+    Stubbed,
+    /// Anything else: every call traps.
+    Denied,
+}
+
+/// The WASI packages `wasmtime_wasi::p2::add_to_linker_sync` links.
+const CLOSED_PROFILE_PACKAGES: [&str; 6] = [
+    "wasi:cli/",
+    "wasi:clocks/",
+    "wasi:filesystem/",
+    "wasi:io/",
+    "wasi:random/",
+    "wasi:sockets/",
+];
+
+impl ImportStatus {
+    pub fn of(import: &str) -> Self {
+        let contract_package = PLUGIN_INTERFACE.split('/').next().unwrap_or_default();
+        if import.starts_with(contract_package) {
+            Self::Granted
+        } else if CLOSED_PROFILE_PACKAGES
+            .iter()
+            .any(|package| import.starts_with(package))
+        {
+            Self::Stubbed
+        } else {
+            Self::Denied
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Granted => "granted",
+            Self::Stubbed => "stubbed",
+            Self::Denied => "denied",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -159,6 +269,51 @@ mod tests {
         assert!(!is_compatible("0.2.0"));
         assert!(!is_compatible("1.1.0"));
         assert!(!is_compatible("garbage"));
+    }
+
+    #[test]
+    fn imports_are_granted_stubbed_or_denied() {
+        assert_eq!(
+            ImportStatus::of("kamaji:telemetry/types@0.1.0"),
+            ImportStatus::Granted
+        );
+        assert_eq!(
+            ImportStatus::of("wasi:cli/environment@0.2.6"),
+            ImportStatus::Stubbed
+        );
+        assert_eq!(
+            ImportStatus::of("wasi:http/outgoing-handler@0.2.6"),
+            ImportStatus::Denied
+        );
+    }
+
+    #[test]
+    fn a_denied_import_traps_with_its_name() {
+        // Imports wasi:http (denied) and calls it from its one export.
+        let wat = r#"(component
+            (import "wasi:http/outgoing-handler@0.2.0" (instance $http (export "handle" (func))))
+            (alias export $http "handle" (func $handle))
+            (core func $lowered (canon lower (func $handle)))
+            (core module $m (import "host" "handle" (func $h)) (func (export "run") call $h))
+            (core instance $i (instantiate $m (with "host" (instance (export "handle" (func $lowered))))))
+            (func (export "run") (canon lift (core func $i "run"))))"#;
+        let engine = Engine::default();
+        let component = Component::new(&engine, wat).expect("a component");
+        let mut linker = Linker::<Sandbox>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("the closed profile");
+        stub_denied_imports(&mut linker, &engine, &component).expect("stubs");
+        let mut store = wasmtime::Store::new(&engine, Sandbox::new(1 << 20));
+        let instance = linker
+            .instantiate(&mut store, &component)
+            .expect("it links");
+        let run = instance
+            .get_typed_func::<(), ()>(&mut store, "run")
+            .expect("the export");
+        let error = run.call(&mut store, ()).expect_err("a trap");
+        assert!(
+            format!("{error:#}").contains("`wasi:http/outgoing-handler@0.2.0#handle`"),
+            "{error:#}"
+        );
     }
 
     #[test]

@@ -9,13 +9,16 @@
 pub mod bindings;
 mod cache;
 mod load;
+pub mod oci;
 mod runtime;
 mod sandbox;
+pub mod source;
 
 pub use cache::PrecompiledCache;
-pub use load::LoadError;
+pub use load::{ImportStatus, LoadError};
 pub use runtime::{InstanceAllocation, PluginRuntime};
-pub use sandbox::{CallError, Plugin, PluginInstance, SandboxLimits};
+pub use sandbox::{CallError, CallStats, Plugin, PluginInstance, SandboxLimits};
+pub use source::{PluginArtifact, PluginSource};
 
 /// The default plugin, built from `guest/` and embedded at build time.
 pub const DEFAULT_PLUGIN: &[u8] = include_bytes!(env!("KAMAJI_TELEMETRY_DEFAULT_PLUGIN"));

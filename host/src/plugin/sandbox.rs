@@ -1,16 +1,19 @@
-//! One call into a plugin: a fresh store, a deadline, a memory cap and an
-//! output cap. A call that breaks any of them fails alone; the host goes on.
+//! One call into a plugin: a fresh store, a deadline, a memory cap, an
+//! output cap and a closed WASI profile. A call that breaks any of them
+//! fails alone; the host goes on.
 
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::{Description, Event, Installation, Payload, TelemetryPlugin};
 use super::load::{CheckedPlugin, LoadError};
 use super::runtime::{EPOCH_TICK, EpochTicker};
 use crate::leak_guard::DeclaredWords;
-use std::sync::Arc;
 
 /// The bounds of every call into a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,11 +56,65 @@ pub enum CallError {
     Refused(String),
 }
 
-/// The state of one call's store: only its resource limits. The plugin is
-/// granted no capability, so there is nothing else to hold.
+/// The state of one call's store: its resource limits, the most memory the
+/// call asked for, and the closed WASI profile the plugin sees.
 pub struct Sandbox {
     memory_cap: usize,
     memory_cap_hit: bool,
+    peak_memory: usize,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+/// What a plugin may print on stdout and on stderr in one call; past it,
+/// its writes fail.
+const CAPTURED_OUTPUT_BYTES: usize = 16 << 10;
+
+impl Sandbox {
+    pub(crate) fn new(memory_cap: usize) -> Self {
+        let stdout = MemoryOutputPipe::new(CAPTURED_OUTPUT_BYTES);
+        let stderr = MemoryOutputPipe::new(CAPTURED_OUTPUT_BYTES);
+        // Closed: a new builder has no environment, no arguments, no
+        // preopened directory and an empty stdin, and sockets and name
+        // lookups are turned off here. Clocks and random stay: they reveal
+        // nothing about the cluster, and std-built plugins need them.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            memory_cap,
+            memory_cap_hit: false,
+            peak_memory: 0,
+            wasi,
+            table: ResourceTable::new(),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// What one call cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallStats {
+    /// Wall-clock time, instantiation included.
+    pub elapsed: Duration,
+    /// The largest linear memory the instance had (or asked for), in bytes.
+    pub peak_memory: usize,
 }
 
 impl ResourceLimiter for Sandbox {
@@ -73,6 +130,7 @@ impl ResourceLimiter for Sandbox {
             self.memory_cap_hit = true;
             wasmtime::bail!("memory cap of {} bytes reached", self.memory_cap);
         }
+        self.peak_memory = self.peak_memory.max(desired);
         Ok(true)
     }
 
@@ -99,6 +157,8 @@ pub struct Plugin {
     digest: String,
     /// What its description declares, for the leak guard.
     declared: DeclaredWords,
+    /// From the first successful `describe`, to name the plugin in logs.
+    name: OnceLock<String>,
 }
 
 impl Plugin {
@@ -117,6 +177,7 @@ impl Plugin {
             limits,
             digest,
             declared: DeclaredWords::default(),
+            name: OnceLock::new(),
         };
         // Asked once, before the plugin sees any input: the words it
         // declares then are no copy of input (the leak guard's rule 4).
@@ -140,6 +201,16 @@ impl Plugin {
         &self.declared
     }
 
+    /// Every import of the component, by name.
+    pub fn imports(&self) -> &[String] {
+        &self.checked.imports
+    }
+
+    /// Every export of the component, by name.
+    pub fn exports(&self) -> &[String] {
+        &self.checked.exports
+    }
+
     /// The limits each call runs under.
     pub fn limits(&self) -> SandboxLimits {
         self.limits
@@ -155,6 +226,7 @@ impl Plugin {
             .map(|field| field.meaning.len() + field.example.len() + field.name.len())
             .sum();
         self.check_output_size(size)?;
+        let _ = self.name.set(description.name.clone());
         Ok(description)
     }
 
@@ -164,12 +236,24 @@ impl Plugin {
         installation: &Installation,
         event: &Event,
     ) -> Result<Option<Payload>, CallError> {
-        let result = self.call(|plugin, store| {
+        self.handle_measured(installation, event).0
+    }
+
+    /// [`Plugin::handle`], and what the call cost.
+    pub fn handle_measured(
+        &self,
+        installation: &Installation,
+        event: &Event,
+    ) -> (Result<Option<Payload>, CallError>, CallStats) {
+        let (result, stats) = self.call_measured(|plugin, store| {
             plugin
                 .kamaji_telemetry_plugin()
                 .call_handle(store, installation, event)
-        })?;
-        self.checked_payload(result)
+        });
+        (
+            result.and_then(|result| self.checked_payload(result)),
+            stats,
+        )
     }
 
     /// One instance for many calls, for hosts that trade the isolation of a
@@ -189,8 +273,29 @@ impl Plugin {
         &self,
         f: impl FnOnce(&TelemetryPlugin, &mut Store<Sandbox>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
-        let (mut store, plugin) = self.instantiate()?;
-        f(&plugin, &mut store).map_err(|error| self.classify(&store, error, CallError::Trap))
+        self.call_measured(f).0
+    }
+
+    fn call_measured<R>(
+        &self,
+        f: impl FnOnce(&TelemetryPlugin, &mut Store<Sandbox>) -> wasmtime::Result<R>,
+    ) -> (Result<R, CallError>, CallStats) {
+        let started = Instant::now();
+        let (result, peak_memory) = match self.instantiate() {
+            Ok((mut store, plugin)) => {
+                let result = f(&plugin, &mut store)
+                    .map_err(|error| self.classify(&store, error, CallError::Trap));
+                self.log_output(store.data());
+                (result, store.data().peak_memory)
+            }
+            // Instantiation grows no memory that outlives the failure.
+            Err(error) => (Err(error), 0),
+        };
+        let stats = CallStats {
+            elapsed: started.elapsed(),
+            peak_memory,
+        };
+        (result, stats)
     }
 
     fn instantiate(&self) -> Result<(Store<Sandbox>, TelemetryPlugin), CallError> {
@@ -216,11 +321,7 @@ impl Plugin {
     }
 
     fn fresh_store(&self) -> Store<Sandbox> {
-        let sandbox = Sandbox {
-            memory_cap: self.limits.memory_bytes,
-            memory_cap_hit: false,
-        };
-        let mut store = Store::new(&self.engine, sandbox);
+        let mut store = Store::new(&self.engine, Sandbox::new(self.limits.memory_bytes));
         store.limiter(|sandbox| sandbox);
         store.set_epoch_deadline(deadline_ticks(self.limits.deadline));
         store.epoch_deadline_trap();
@@ -242,6 +343,30 @@ impl Plugin {
         } else {
             otherwise(format!("{error:#}"))
         }
+    }
+
+    /// Logs what the call printed, under the plugin's name: its own
+    /// diagnostics, which go nowhere else.
+    fn log_output(&self, sandbox: &Sandbox) {
+        for (stream, pipe) in [("stdout", &sandbox.stdout), ("stderr", &sandbox.stderr)] {
+            let printed = pipe.contents();
+            if !printed.is_empty() {
+                tracing::info!(
+                    plugin = %self.name(),
+                    stream,
+                    "{}",
+                    String::from_utf8_lossy(&printed).trim_end()
+                );
+            }
+        }
+    }
+
+    /// The name the plugin gave itself, once it was asked; its digest before.
+    fn name(&self) -> &str {
+        self.name.get().map_or_else(
+            || self.digest.get(..12).unwrap_or(&self.digest),
+            String::as_str,
+        )
     }
 
     fn check_output_size(&self, size: usize) -> Result<(), CallError> {

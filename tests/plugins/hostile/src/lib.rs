@@ -46,9 +46,45 @@ fn misbehave(_event: &Event) -> Result<Option<Payload>, String> {
 
 #[cfg(feature = "wasi")]
 fn misbehave(_event: &Event) -> Result<Option<Payload>, String> {
-    // On wasm32-wasip2 this is a call to wasi:cli/environment.
-    let home = std::env::var("HOME").unwrap_or_default();
-    Err(format!("the environment was readable: HOME={home}"))
+    // On wasm32-wasip2 each of these is a wasi:* call, which the host's
+    // closed profile answers with nothing: no variables, no files, no network.
+    println!("hostile-wasi looked around");
+    let environment: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+    let file = match std::fs::read_to_string("/etc/hostname") {
+        Ok(text) => format!("read {text:?}"),
+        Err(error) => format!("refused ({error})"),
+    };
+    let tcp = match std::net::TcpStream::connect("127.0.0.1:9") {
+        Ok(_) => "connected".to_owned(),
+        Err(error) => format!("refused ({error})"),
+    };
+    Err(format!(
+        "environment: [{}]; /etc/hostname: {file}; tcp: {tcp}",
+        environment.join(", ")
+    ))
+}
+
+#[cfg(feature = "quiet")]
+fn misbehave(event: &Event) -> Result<Option<Payload>, String> {
+    // Not misbehaviour: a plugin may decline whole kinds of event. This one
+    // reports only heartbeats, with nothing but a count.
+    let Event::Heartbeat(fleet) = event else {
+        return Ok(None);
+    };
+    let body = format!(
+        r#"{{"tenant_control_planes":{}}}"#,
+        fleet.tenant_control_planes.len()
+    );
+    Ok(Some(Payload {
+        route: kamaji::telemetry::types::Route::Stats,
+        body,
+        redactions: Vec::new(),
+    }))
+}
+
+#[cfg(feature = "silent")]
+fn misbehave(_event: &Event) -> Result<Option<Payload>, String> {
+    Ok(None)
 }
 
 #[cfg(feature = "leak")]
