@@ -144,3 +144,65 @@ fn preview_still_works_when_telemetry_is_off() {
         serde_json::from_str(result.stdout.trim()).expect("one JSON line");
     assert_eq!(line["route"], "stats");
 }
+
+#[test]
+fn local_mode_records_every_payload_and_opens_no_socket() {
+    let receiver = Receiver::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (result, calls) = traced_send(&receiver, |command| {
+        command
+            .args(["--mode", "local", "--local-dir"])
+            .arg(dir.path());
+    });
+    assert!(result.success(), "{result:?}");
+    assert!(
+        result.stdout.contains("local mode: recorded 1 payloads"),
+        "{}",
+        result.stdout
+    );
+    assert!(
+        calls.is_empty(),
+        "local mode may open no socket, not even for a name lookup: {calls:#?}"
+    );
+    assert_eq!(receiver.connections(), 0);
+
+    // What was recorded is what preview shows: the same body, the same report.
+    let mut preview = host_command();
+    preview
+        .args(["preview", "--output", "json"])
+        .arg(sample("fleet.json"));
+    let preview = run(preview);
+    let previewed: serde_json::Value = serde_json::from_str(preview.stdout.trim()).expect("JSON");
+    let record = std::fs::read_dir(dir.path())
+        .expect("the local directory")
+        .map(|entry| std::fs::read_to_string(entry.expect("entry").path()).expect("a record file"))
+        .collect::<String>();
+    let recorded: serde_json::Value = serde_json::from_str(record.trim()).expect("one JSON line");
+    assert_eq!(recorded["body"], previewed["body"]);
+    assert_eq!(recorded["redactions"], previewed["redactions"]);
+    assert!(
+        recorded["at"].as_str().is_some_and(|at| at.ends_with('Z')),
+        "{recorded}"
+    );
+
+    let mut view = host_command();
+    view.arg("view").arg(dir.path()).args(["--output", "json"]);
+    let view = run(view);
+    assert!(view.success(), "{view:?}");
+    let summary: serde_json::Value = serde_json::from_str(view.stdout.trim()).expect("JSON");
+    assert_eq!(summary["payloads"], 1);
+    assert_eq!(summary["routes"], serde_json::json!({"stats": 1}));
+    assert_eq!(summary["first"], recorded["at"]);
+    assert_eq!(summary["unreadable"], serde_json::json!([]));
+}
+
+#[test]
+fn local_mode_needs_a_directory() {
+    let mut command = host_command();
+    command
+        .args(["send", "--mode", "local"])
+        .arg(sample("fleet.json"));
+    let result = run(command);
+    assert!(!result.success());
+    assert!(result.stderr.contains("--local-dir"), "{}", result.stderr);
+}

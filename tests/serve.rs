@@ -846,3 +846,49 @@ fn an_idle_connection_is_closed_after_the_header_read_timeout() {
         "{read:?} after {waited:?}"
     );
 }
+
+#[test]
+fn local_mode_records_what_would_be_sent_and_connects_nowhere() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let receiver = Receiver::start();
+    let mut command = serve(&receiver);
+    command
+        .args([
+            "--heartbeat-interval",
+            "200ms",
+            "--mode",
+            "local",
+            "--local-dir",
+        ])
+        .arg(dir.path());
+    let agent = Agent::start(command);
+    for n in 0..3 {
+        post_create(&agent, n);
+    }
+    let (status, _) = agent.post("/v1/fleet", read_sample("fleet.json"));
+    assert_eq!(status, 202);
+    eventually(SOON, "three creates and a heartbeat recorded", || {
+        agent
+            .metrics()
+            .value("kamaji_telemetry_payloads_recorded_total")
+            >= 4.0
+    });
+    let exit = agent.terminate(SOON);
+    assert!(exit.status.success(), "{exit:?}");
+    assert!(
+        exit.stdout.contains("stopped: local mode recorded"),
+        "{}",
+        exit.stdout
+    );
+    assert_eq!(receiver.connections(), 0, "local mode opened a connection");
+
+    let mut view = host_command();
+    view.arg("view").arg(dir.path());
+    let view = run(view);
+    assert!(view.success(), "{view:?}");
+    for n in 0..3 {
+        assert!(view.stdout.contains(&version(n)), "{}", view.stdout);
+    }
+    assert!(view.stdout.contains("create 3"), "{}", view.stdout);
+    assert!(view.stdout.contains("stats "), "{}", view.stdout);
+}

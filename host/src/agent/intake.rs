@@ -121,8 +121,7 @@ impl Worker {
         match outcome {
             Ok(Outcome::Ready(payload)) => {
                 self.metrics.payload_built(payload.route);
-                self.delivery
-                    .enqueue(payload.route.as_str(), payload.body.into_bytes());
+                self.delivery.enqueue(payload);
             }
             Ok(Outcome::Nothing) => self.metrics.event_without_payload(),
             Ok(Outcome::Blocked(leak)) => {

@@ -368,6 +368,11 @@ impl Collector for DeliveryCollector {
                 "Payloads given up on: retry budget spent, or an error retrying cannot fix",
                 stats.failed,
             ),
+            (
+                "payloads_recorded",
+                "Payloads written to the --local-dir in local mode, instead of being sent",
+                stats.recorded,
+            ),
         ];
         for (name, help, value) in counters {
             let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;

@@ -60,6 +60,7 @@ pub use config_file::ConfigFileError;
 pub use swap::{Refusal, SelfTestCall, SelfTestFailure, self_test_calls, self_test_result};
 
 use crate::cluster::ClusterHealth;
+use crate::local_mode::{LocalModeError, LocalRecorder};
 use crate::optout::OptOut;
 use crate::pipeline::Pipeline;
 use crate::plugin::bindings::Installation;
@@ -93,6 +94,8 @@ pub struct AgentConfig {
     /// How often a tag reference is asked for its digest; `None` never.
     pub plugin_poll: Option<Duration>,
     pub transport: TransportConfig,
+    /// Local mode: record payloads here instead of sending them.
+    pub local: Option<LocalMode>,
     /// Payloads that may wait for delivery.
     pub queue_capacity: usize,
     /// Events that may wait for the plugin.
@@ -115,6 +118,13 @@ pub struct AgentConfig {
     /// cluster. `None`: from `--fleet-file` or `POST /v1/fleet`, and the
     /// agent makes no Kubernetes API call.
     pub cluster: Option<ClusterSettings>,
+}
+
+/// Where local mode records, and how much it keeps.
+#[derive(Debug, Clone)]
+pub struct LocalMode {
+    pub dir: PathBuf,
+    pub budget_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +164,8 @@ pub enum AgentError {
     ConfigFile(#[from] ConfigFileError),
     #[error(transparent)]
     Transport(#[from] transport::ConfigError),
+    #[error(transparent)]
+    LocalMode(#[from] LocalModeError),
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error("cannot handle signals: {0}")]
@@ -404,14 +416,13 @@ impl Parts {
     ) -> Result<Self, AgentError> {
         let plugins = Arc::new(plugins);
         let (artifact, candidate) = initial_plugin(config, &plugins).await?;
-        let transport = Arc::new(Transport::new(config.transport.clone())?);
+        let delivery = Arc::new(delivery(config)?);
         let cluster = cluster_client(config).await?;
         let health = cluster.as_ref().map(|side| Arc::clone(&side.health));
-        let metrics = Arc::new(Metrics::new(Arc::clone(transport.stats()), health.clone()));
+        let metrics = Arc::new(Metrics::new(Arc::clone(delivery.stats()), health.clone()));
         metrics.set_plugin(&candidate.info);
         tracing::info!(plugin = %artifact.origin, "plugin {} loaded", candidate.info);
         let switch = Arc::new(Switch::new(true, Arc::clone(&metrics)));
-        let delivery = Arc::new(Delivery::start(transport, config.queue_capacity)?);
         let pipeline = Arc::new(Pipeline::new(candidate.plugin, config.installation.clone()));
         let (intake, events) = Intake::new(
             config.event_capacity,
@@ -634,6 +645,22 @@ fn follow_plugin(
                 current: current.oci_digest.clone().unwrap_or_default(),
             };
             Ok(Some(tokio::spawn(tag.follow(interval, swapper))))
+        }
+    }
+}
+
+/// The queue to the endpoint, or in local mode the recorder: then no
+/// transport exists, so nothing can open a connection.
+fn delivery(config: &AgentConfig) -> Result<Delivery, AgentError> {
+    match &config.local {
+        Some(local) => {
+            let recorder = LocalRecorder::open(&local.dir, local.budget_bytes)?;
+            tracing::info!(dir = %local.dir.display(), "local mode: payloads are recorded, none is sent");
+            Ok(Delivery::local(recorder))
+        }
+        None => {
+            let transport = Arc::new(Transport::new(config.transport.clone())?);
+            Ok(Delivery::start(transport, config.queue_capacity)?)
         }
     }
 }

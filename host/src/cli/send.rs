@@ -3,12 +3,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use clap::Args;
+use kamaji_telemetry::agent::LocalMode;
+use kamaji_telemetry::local_mode::LocalRecorder;
 use kamaji_telemetry::optout;
 use kamaji_telemetry::pipeline::Pipeline;
+use kamaji_telemetry::plugin::Plugin;
 use kamaji_telemetry::transport::{
     DEFAULT_ENDPOINT, DeliveryQueue, FlushReport, RetryPolicy, Transport, TransportConfig,
 };
@@ -60,9 +63,47 @@ pub struct DeliveryArgs {
     /// Payloads that may wait for delivery; more are dropped and counted.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub queue_capacity: usize,
+
+    /// `on`: send. `local`: build and check every payload as usual, but
+    /// write it with its redaction report to --local-dir instead, and open
+    /// no connection (read it with `kamaji-telemetry view DIR`).
+    #[arg(long, env = "KAMAJI_TELEMETRY_MODE", value_enum, default_value_t = Mode::On)]
+    pub mode: Mode,
+
+    /// Where local mode records.
+    #[arg(
+        long,
+        env = "KAMAJI_TELEMETRY_LOCAL_DIR",
+        value_name = "DIR",
+        required_if_eq("mode", "local")
+    )]
+    pub local_dir: Option<PathBuf>,
+
+    /// The most local mode keeps in --local-dir, in MiB; the oldest records go first.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub local_max_mib: u64,
+}
+
+/// Whether payloads are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    On,
+    Local,
 }
 
 impl DeliveryArgs {
+    /// Local mode's directory and budget, when it is on.
+    pub fn local_mode(&self) -> Option<LocalMode> {
+        let dir = self
+            .local_dir
+            .clone()
+            .filter(|_| self.mode == Mode::Local)?;
+        Some(LocalMode {
+            dir,
+            budget_bytes: self.local_max_mib.saturating_mul(1 << 20),
+        })
+    }
+
     pub fn transport(&self, plugin_name: &str) -> anyhow::Result<Transport> {
         let user_agent = format!(
             "kamaji-telemetry/{} plugin/{plugin_name}",
@@ -100,6 +141,9 @@ pub fn run(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
     }
     let sources = input::open_sources(&args.inputs)?;
     let plugin = global.load_plugin()?;
+    if let Some(local) = args.delivery.local_mode() {
+        return record(plugin, args, sources, &local);
+    }
     let description = plugin
         .describe()
         .context("the plugin cannot describe itself")?;
@@ -126,6 +170,40 @@ pub fn run(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// Local mode: every payload recorded, no transport made, so no connection.
+fn record(
+    plugin: Plugin,
+    args: SendArgs,
+    sources: Vec<input::Source>,
+    local: &LocalMode,
+) -> anyhow::Result<ExitCode> {
+    let mut recorder = LocalRecorder::open(&local.dir, local.budget_bytes)?;
+    let pipeline = Pipeline::new(plugin, args.installation.installation());
+    let mut recorded = 0;
+    let mut unrecorded = 0;
+    let totals = input::process_all(&pipeline, sources, |label, payload| {
+        match recorder.record(&payload, SystemTime::now()) {
+            Ok(()) => recorded += 1,
+            Err(error) => {
+                eprintln!("error: {label}: {error}");
+                unrecorded += 1;
+            }
+        }
+    });
+    println!(
+        "local mode: recorded {recorded} payloads in {} (nothing sent), not recorded {unrecorded}, blocked {}, plugin errors {}, bad documents {}",
+        local.dir.display(),
+        totals.blocked,
+        totals.failed,
+        totals.bad_documents,
+    );
+    Ok(if totals.has_problems() || unrecorded > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

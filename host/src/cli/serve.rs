@@ -175,6 +175,7 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let config = agent_config(global, args, opt_out);
+    let local = config.local.is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -187,7 +188,7 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("listening on {}://{}", agent.scheme(), agent.local_addr());
         anyhow::Ok(agent.serve(stop).await?)
     })?;
-    println!("{}", summary(&report));
+    println!("{}", summary(&report, local));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -217,6 +218,7 @@ fn agent_config(
         registry: global.registry_options(),
         plugin_poll: args.plugin_poll,
         transport: args.delivery.transport_config(user_agent),
+        local: args.delivery.local_mode(),
         queue_capacity: args.delivery.queue_capacity,
         event_capacity: args.event_capacity,
         heartbeat_interval: args.heartbeat_interval,
@@ -230,11 +232,17 @@ fn agent_config(
     }
 }
 
-fn summary(report: &ShutdownReport) -> String {
+fn summary(report: &ShutdownReport, local: bool) -> String {
     let Some(flush) = &report.flush else {
         return "stopped: telemetry was disabled, nothing was sent".to_owned();
     };
     let stats = &flush.stats;
+    if local {
+        return format!(
+            "stopped: local mode recorded {} payloads (nothing sent), {} not recorded; {} events not built",
+            stats.recorded, stats.failed, report.events_abandoned
+        );
+    }
     format!(
         "stopped: sent {}, retried {}, rejected {}, failed {}, dropped {} (queue full {}, opt-out {}); left undelivered at shutdown: {} payloads, {} events not built",
         stats.sent,

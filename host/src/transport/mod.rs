@@ -29,7 +29,6 @@ use reqwest::{Certificate, Client, Url};
 pub use delivery::{Delivery, Failure};
 pub use queue::{DeliveryQueue, Dropped, FlushReport, QueueError, QueueHandle};
 pub use retry::RetryPolicy;
-#[cfg(test)]
 pub(crate) use stats::Counter;
 pub use stats::{DeliveryStats, StatsSnapshot};
 

@@ -16,6 +16,7 @@ pub struct DeliveryStats {
     failed: AtomicU64,
     dropped_queue_full: AtomicU64,
     dropped_opt_out: AtomicU64,
+    recorded: AtomicU64,
     left_at_shutdown: AtomicU64,
 }
 
@@ -36,6 +37,8 @@ pub struct StatsSnapshot {
     pub dropped_queue_full: u64,
     /// Payloads discarded or refused because telemetry was switched off at runtime.
     pub dropped_opt_out: u64,
+    /// Payloads written to the local-mode directory instead of being sent.
+    pub recorded: u64,
     /// Payloads not delivered because the queue was closing: still queued or
     /// in flight at the shutdown deadline, or offered after `close`.
     pub left_at_shutdown: u64,
@@ -53,6 +56,7 @@ impl DeliveryStats {
             failed: read(&self.failed),
             dropped_queue_full: read(&self.dropped_queue_full),
             dropped_opt_out: read(&self.dropped_opt_out),
+            recorded: read(&self.recorded),
             left_at_shutdown: read(&self.left_at_shutdown),
         }
     }
@@ -66,6 +70,7 @@ impl DeliveryStats {
             Counter::Failed => &self.failed,
             Counter::DroppedQueueFull => &self.dropped_queue_full,
             Counter::DroppedOptOut => &self.dropped_opt_out,
+            Counter::Recorded => &self.recorded,
             Counter::LeftAtShutdown => &self.left_at_shutdown,
         };
         field.fetch_add(n, Ordering::Relaxed);
@@ -82,5 +87,6 @@ pub(crate) enum Counter {
     Failed,
     DroppedQueueFull,
     DroppedOptOut,
+    Recorded,
     LeftAtShutdown,
 }
