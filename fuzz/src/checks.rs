@@ -13,7 +13,7 @@ use crate::contract::{guest, host};
 use crate::kube_json::kube_json;
 use crate::model::Case;
 use crate::oracle::{CaseStrings, copied_input, unexpected_body_string};
-use kamaji_telemetry::leak_guard::{Leak, find_leak};
+use kamaji_telemetry::leak_guard::{DeclaredWords, Leak, find_leak};
 
 /// Arbitrary bytes as a Kubernetes stream and as a webhook body: no panic,
 /// the stream makes progress, and every error points inside the input.
@@ -168,6 +168,11 @@ fn decoded_event(case: &Case) -> Option<Event> {
     );
     assert_eq!(decoded.skipped_items, 0);
     Some(decoded.event)
+}
+
+/// The words the default plugin declares, as the host loaded it.
+pub fn default_plugin_words() -> &'static DeclaredWords {
+    component().declared_words()
 }
 
 /// The default plugin, compiled once per process.

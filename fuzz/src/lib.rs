@@ -20,7 +20,7 @@ mod kube_json;
 mod model;
 mod oracle;
 
-pub use checks::{kube_decode, leak_guard, pipeline, versions};
+pub use checks::{default_plugin_words, kube_decode, leak_guard, pipeline, versions};
 pub use contract::{guest, host};
 pub use kube_json::kube_json;
 pub use model::{

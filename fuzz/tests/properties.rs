@@ -6,12 +6,11 @@
 //! `PROPTEST_CASES` sets the number of cases (64 by default: each one runs
 //! the component through wasmtime in a debug build).
 
-use kamaji_telemetry::leak_guard::{DeclaredWords, Leak, find_leak};
+use kamaji_telemetry::leak_guard::{Leak, find_leak};
 use kamaji_telemetry::plugin::bindings as contract;
-use kamaji_telemetry::plugin::{DEFAULT_PLUGIN, PluginRuntime, SandboxLimits};
 use kamaji_telemetry_fuzz::{
     Case, CaseStrings, CopyingBody, DataStoreModel, Disguised, EventModel, InstallationModel,
-    OwnerModel, Part, TcpModel, Text, host, kube_json, words,
+    OwnerModel, Part, TcpModel, Text, default_plugin_words, host, kube_json, words,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -251,18 +250,6 @@ proptest! {
         let body = body.render(&CaseStrings::of(&case).identifying);
         kamaji_telemetry_fuzz::leak_guard(&case, &body);
     }
-}
-
-/// The words the embedded default plugin declares, as the host loads it.
-fn default_plugin_words() -> &'static DeclaredWords {
-    static WORDS: std::sync::OnceLock<DeclaredWords> = std::sync::OnceLock::new();
-    WORDS.get_or_init(|| {
-        let runtime = PluginRuntime::new(SandboxLimits::default(), None).expect("engine");
-        let plugin = runtime
-            .load(DEFAULT_PLUGIN)
-            .expect("the default plugin loads");
-        plugin.declared_words().clone()
-    })
 }
 
 /// The plugin's native result for a case, as comparable text.
