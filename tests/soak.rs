@@ -36,7 +36,7 @@ const OFF: Duration = Duration::from_millis(1_500);
 const WARM_UP_SHARE: f64 = 0.25;
 const MIB: u64 = 1024 * 1024;
 /// How much RSS may grow after warm-up: RELIABILITY.md says it stays flat,
-/// and measured growth is under 1 MiB; this leaves room for the allocator's
+/// and measured growth is about 1 MiB; this leaves room for the allocator's
 /// arenas, not for a leak of even a few bytes per payload over a long run.
 const RSS_GROWTH_BOUND: u64 = 4 * MIB;
 
