@@ -799,24 +799,40 @@ fn start_fleet_post(agent: &Agent, length: usize) -> std::net::TcpStream {
 
 /// The status code of the answer on `connection`.
 fn status_of(connection: &mut std::net::TcpStream) -> u16 {
+    status_within(connection, SOON).expect("an answer")
+}
+
+/// The status code of the answer on `connection`, or `None` when none came
+/// within `limit` (the agent is still reading the body).
+fn status_within(connection: &mut std::net::TcpStream, limit: Duration) -> Option<u16> {
     use std::io::Read;
-    connection.set_read_timeout(Some(SOON)).expect("a timeout");
+    connection.set_read_timeout(Some(limit)).expect("a timeout");
     let mut head = [0; 12];
-    connection.read_exact(&mut head).expect("an answer");
+    connection.read_exact(&mut head).ok()?;
     let head = String::from_utf8_lossy(&head);
-    head[9..12].parse().unwrap_or_else(|_| panic!("{head}"))
+    Some(head[9..12].parse().unwrap_or_else(|_| panic!("{head}")))
+}
+
+/// A fleet post of `length` bytes whose body never comes, once the agent has
+/// read its headers and given it its share of the budget: it is then waiting
+/// for the body, so no answer comes within half a second (a refused post is
+/// answered at once).
+fn hold_the_fleet_budget(agent: &Agent, length: usize) -> std::net::TcpStream {
+    let mut holder = start_fleet_post(agent, length);
+    let answer = status_within(&mut holder, Duration::from_millis(500));
+    assert_eq!(answer, None, "the first post was answered at once");
+    holder
 }
 
 #[test]
 fn request_bodies_in_flight_are_held_to_a_memory_budget() {
     let receiver = Receiver::start();
     let agent = Agent::start(serve(&receiver));
-    // 200 MB of the fleet route's 256 MiB, held by a body that never comes.
-    let holder = start_fleet_post(&agent, 200_000_000);
-    eventually(SOON, "the first body to take its share", || {
-        let mut second = start_fleet_post(&agent, 100_000_000);
-        status_of(&mut second) == 429
-    });
+    // 200 MB of the fleet route's 256 MiB, held by a body that never comes:
+    // another 100 MB post is refused with 429 meanwhile.
+    let holder = hold_the_fleet_budget(&agent, 200_000_000);
+    let mut second = start_fleet_post(&agent, 100_000_000);
+    assert_eq!(status_of(&mut second), 429);
     // One over the route's own limit is refused whatever the budget: 413.
     let mut huge = start_fleet_post(&agent, 300_000_000);
     assert_eq!(status_of(&mut huge), 413);
