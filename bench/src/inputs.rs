@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use kamaji_telemetry::kube;
-use kamaji_telemetry::plugin::bindings::{Event, Installation};
+use kamaji_telemetry::model::{Event, Installation};
 
 /// The installation every measurement uses, in process and on the command line.
 pub const CLUSTER_UID: &str = "6f1c2a9e-3b7d-4e0a-9c55-2d8e41f7a0b3";

@@ -4,8 +4,8 @@
 use std::sync::OnceLock;
 
 use kamaji_telemetry::kube::{self, DecodeErrorKind, LimitExceeded};
+use kamaji_telemetry::model::{self as contract, Event};
 use kamaji_telemetry::pipeline::{self, Outcome};
-use kamaji_telemetry::plugin::bindings::{self as contract, Event};
 use kamaji_telemetry::plugin::{CallError, DEFAULT_PLUGIN, Plugin, PluginRuntime, SandboxLimits};
 use kamaji_telemetry_plugin::versions::{KamajiVersion, KubernetesVersion, UNKNOWN};
 

@@ -3,11 +3,12 @@
 
 pub mod agent;
 pub mod cluster;
-pub mod kube;
-pub mod leak_guard;
 pub mod local_mode;
 pub mod optout;
-pub mod payload_line;
 pub mod pipeline;
 pub mod plugin;
 pub mod transport;
+
+// The model, the decoder and the leak guard do no I/O; they live in their own
+// crate so that the browser page runs them too.
+pub use kamaji_telemetry_core::{kube, leak_guard, model, payload_line, withhold};

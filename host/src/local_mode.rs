@@ -19,8 +19,8 @@ use std::time::SystemTime;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::model::Payload;
 use crate::payload_line::payload_line;
-use crate::plugin::bindings::Payload;
 
 /// How many files the budget is shared among.
 pub const FILES: u64 = 8;
@@ -233,7 +233,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::plugin::bindings::{Redaction, RedactionAction, Route};
+    use crate::model::{Redaction, RedactionAction, Route};
 
     fn payload(n: usize) -> Payload {
         Payload {

@@ -1,8 +1,11 @@
 //! From an event to a payload that is safe to send: the plugin builds it in
 //! its sandbox, then the host's leak guard checks it, whatever plugin is loaded.
 //!
+//! Events go to the plugin in batches, one fresh instance per batch; the leak
+//! guard checks every body of a batch against every event of it.
+//!
 //! The plugin can be replaced while events flow (`serve` swaps it when its
-//! file changes). Each event takes one snapshot of the current plugin and is
+//! file changes). Each batch takes one snapshot of the current plugin and is
 //! built entirely by it, so a swap can never mix two plugins in one payload.
 
 use std::sync::Arc;
@@ -10,8 +13,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::leak_guard::{self, Leak};
-use crate::plugin::bindings::{Event, Installation, Payload};
-use crate::plugin::{CallError, Plugin};
+use crate::model::{Event, Installation, Payload};
+use crate::plugin::{BatchRun, CallError, Plugin};
 
 /// What became of one event.
 #[derive(Debug)]
@@ -59,38 +62,56 @@ impl Pipeline {
         self.installation.store(Arc::new(installation));
     }
 
+    /// One event through the current plugin and the leak guard.
     pub fn process(&self, event: &Event) -> Outcome {
         run(&self.plugin(), &self.installation.load(), event)
     }
+
+    /// Events through the current plugin and the leak guard, in batches of at
+    /// most [`MAX_BATCH`]: one outcome per event, in order. The whole of one
+    /// batch is built by one plugin.
+    pub fn process_batch(&self, events: &[Event]) -> Vec<Outcome> {
+        run_batch(&self.plugin(), &self.installation.load(), events)
+    }
 }
 
-/// One event through a given plugin and the leak guard: what [`Pipeline::process`]
-/// does with the current plugin, and what a candidate plugin is tested with.
+/// The most events handed to a plugin in one call. A batch shares one
+/// instance, so this bounds how much input one instance holds and how long
+/// one call runs (a create event takes microseconds; the deadline is seconds).
+pub const MAX_BATCH: usize = 256;
+
+/// One event through a given plugin and the leak guard: a batch of one.
 pub fn run(plugin: &Plugin, installation: &Installation, event: &Event) -> Outcome {
-    guard(
-        plugin,
-        event,
-        installation,
-        plugin.handle(installation, event),
-    )
+    let mut outcomes = run_batch(plugin, installation, std::slice::from_ref(event));
+    outcomes.pop().expect("one outcome per event")
 }
 
-/// What `plugin`'s answer to `event` becomes once the leak guard has seen it.
-pub fn guard(
-    plugin: &Plugin,
-    event: &Event,
-    installation: &Installation,
-    answer: Result<Option<Payload>, CallError>,
-) -> Outcome {
-    match answer {
-        Err(error) => Outcome::Failed(error),
-        Ok(None) => Outcome::Nothing,
-        Ok(Some(payload)) => {
-            match leak_guard::find_leak(plugin.declared_words(), event, installation, &payload.body)
-            {
+/// Events through a given plugin and the leak guard, [`MAX_BATCH`] at a time.
+pub fn run_batch(plugin: &Plugin, installation: &Installation, events: &[Event]) -> Vec<Outcome> {
+    events
+        .chunks(MAX_BATCH)
+        .flat_map(|batch| guard(plugin, plugin.handle_batch(installation, batch)))
+        .collect()
+}
+
+/// What a batch's answers become once the leak guard has seen them: each body
+/// is checked against what the plugin was shown of every event of the batch.
+pub fn guard(plugin: &Plugin, run: BatchRun<'_>) -> Vec<Outcome> {
+    let BatchRun { shown, answers, .. } = run;
+    answers
+        .into_iter()
+        .map(|answer| match answer {
+            Err(error) => Outcome::Failed(error),
+            Ok(None) => Outcome::Nothing,
+            Ok(Some(payload)) => match leak_guard::find_leak(
+                plugin.declared_words(),
+                &shown.events,
+                &shown.installation,
+                &payload.body,
+            ) {
                 Some(leak) => Outcome::Blocked(leak),
                 None => Outcome::Ready(payload),
-            }
-        }
-    }
+            },
+        })
+        .collect()
 }

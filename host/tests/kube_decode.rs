@@ -9,7 +9,7 @@ use kamaji_telemetry::kube::{
     DecodeError, DecodeErrorKind, DecodedDocument, Limits, Position, decode_admission_review,
     decode_reader, decode_stream,
 };
-use kamaji_telemetry::plugin::bindings::{
+use kamaji_telemetry::model::{
     DataStore, Event, Fleet, GatewayExposure, IngressExposure, KeyValue, OwnerReference, TcpUpdate,
     TenantControlPlane,
 };

@@ -8,7 +8,7 @@ use kamaji_telemetry::kube::{
     DecodeError, DecodeErrorKind, DecodedDocument, LimitExceeded, Limits, decode_admission_review,
     decode_admission_review_within, decode_reader, decode_stream, decode_stream_within,
 };
-use kamaji_telemetry::plugin::bindings::Event;
+use kamaji_telemetry::model::Event;
 
 const GOOD: &str = r#"{"apiVersion": "kamaji.clastix.io/v1alpha1", "kind": "TenantControlPlane",
  "metadata": {"name": "good"}}"#;

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use kamaji_telemetry::leak_guard::{DeclaredWords, Leak, find_leak};
-use kamaji_telemetry::plugin::bindings::{
+use kamaji_telemetry::model::{
     DataStore, Event, Fleet, GatewayExposure, IngressExposure, Installation, KeyValue,
     OwnerReference, TcpUpdate, TenantControlPlane,
 };

@@ -11,7 +11,7 @@ use kamaji_telemetry::plugin::{
     CallError, DEFAULT_PLUGIN, InstanceAllocation, PluginRuntime, SandboxLimits,
 };
 
-fn body(payload: Result<Option<kamaji_telemetry::plugin::bindings::Payload>, CallError>) -> String {
+fn body(payload: Result<Option<kamaji_telemetry::model::Payload>, CallError>) -> String {
     payload.expect("handled").expect("a payload").body
 }
 

@@ -12,7 +12,7 @@ use kamaji_telemetry::plugin::{
     SandboxLimits,
 };
 
-fn created_event() -> kamaji_telemetry::plugin::bindings::Event {
+fn created_event() -> kamaji_telemetry::model::Event {
     common::created("v1.31.0")
 }
 

@@ -2,8 +2,8 @@
 
 use std::hint::black_box;
 
+use kamaji_telemetry::model::Event;
 use kamaji_telemetry::plugin::Plugin;
-use kamaji_telemetry::plugin::bindings::Event;
 use kamaji_telemetry_plugin as guest;
 
 use super::time_unit;

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use kamaji_telemetry::kube;
 use kamaji_telemetry::leak_guard::{self, DeclaredWords};
+use kamaji_telemetry::model::{Event, Installation};
 use kamaji_telemetry::pipeline::Pipeline;
-use kamaji_telemetry::plugin::bindings::{Event, Installation};
 use kamaji_telemetry::plugin::{InstanceAllocation, Plugin, PluginInstance};
 use kamaji_telemetry_e2e::receiver::Receiver;
 

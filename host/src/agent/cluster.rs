@@ -22,8 +22,8 @@ use crate::cluster::{
     ClusterHealth, Election, EventSink, FleetWatch, InstallationOverrides, InstallationReader,
     KamajiDeployment, LeaseConfig,
 };
+use crate::model::Event;
 use crate::pipeline::Pipeline;
-use crate::plugin::bindings::Event;
 
 /// How often a replica waiting to beat checks whether it synced and leads:
 /// two independent conditions, cheap to read, and a quarter second is

@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use tokio::time::Instant;
 
 use crate::local_mode::LocalRecorder;
-use crate::plugin::bindings::Payload;
+use crate::model::Payload;
 use crate::transport::{Counter, DeliveryQueue, DeliveryStats, FlushReport, QueueError, Transport};
 
 #[derive(Debug)]

@@ -14,7 +14,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::intake::Intake;
 use crate::kube::{self, DecodeError};
-use crate::plugin::bindings::{Event, Fleet};
+use crate::model::{Event, Fleet};
 
 /// Why a body or file is not a fleet snapshot.
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +148,7 @@ mod tests {
         let fleet = |n: usize| Fleet {
             tenant_control_planes: Vec::new(),
             data_stores: (0..n)
-                .map(|i| crate::plugin::bindings::DataStore {
+                .map(|i| crate::model::DataStore {
                     name: format!("d{i}"),
                     driver: "etcd".into(),
                     used_by: Vec::new(),

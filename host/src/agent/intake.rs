@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use super::delivery::Delivery;
 use super::metrics::{EventDrop, Metrics};
 use super::{Stop, Switch};
-use crate::pipeline::{Outcome, Pipeline};
-use crate::plugin::bindings::Event;
+use crate::model::Event;
+use crate::pipeline::{MAX_BATCH, Outcome, Pipeline};
 
 /// The sending side: cheap to clone, one per producer.
 #[derive(Debug, Clone)]
@@ -70,7 +70,7 @@ impl Intake {
     }
 }
 
-/// Builds the queued events, one at a time and in order.
+/// Builds the queued events in order, in batches of what is waiting.
 pub struct Worker {
     pub pipeline: Arc<Pipeline>,
     pub delivery: Arc<Delivery>,
@@ -91,7 +91,7 @@ impl Worker {
                 biased;
                 deadline = stop.wait() => break deadline,
                 event = events.recv() => match event {
-                    Some(event) => self.build(event).await,
+                    Some(event) => self.build(batch_from(event, &mut events)).await,
                     None => return 0,
                 },
             }
@@ -101,7 +101,7 @@ impl Worker {
         let mut abandoned = 0;
         while let Some(event) = events.recv().await {
             if Instant::now() < deadline {
-                self.build(event).await;
+                self.build(batch_from(event, &mut events)).await;
             } else {
                 self.metrics.event_dropped(EventDrop::Shutdown);
                 abandoned += 1;
@@ -110,31 +110,54 @@ impl Worker {
         abandoned
     }
 
-    async fn build(&self, event: Event) {
-        // Checked again here: the event may have waited while telemetry went off.
+    async fn build(&self, batch: Vec<Event>) {
+        // Checked again here: the events may have waited while telemetry went off.
         if !self.switch.is_on() {
-            self.metrics.event_dropped(EventDrop::Disabled);
+            for _ in &batch {
+                self.metrics.event_dropped(EventDrop::Disabled);
+            }
             return;
         }
         let pipeline = Arc::clone(&self.pipeline);
-        let outcome = tokio::task::spawn_blocking(move || pipeline.process(&event)).await;
+        let outcomes = tokio::task::spawn_blocking(move || pipeline.process_batch(&batch)).await;
+        match outcomes {
+            Ok(outcomes) => outcomes
+                .into_iter()
+                .for_each(|outcome| self.account(outcome)),
+            Err(crash) => tracing::error!("building a batch of events crashed: {crash}"),
+        }
+    }
+
+    fn account(&self, outcome: Outcome) {
         match outcome {
-            Ok(Outcome::Ready(payload)) => {
+            Outcome::Ready(payload) => {
                 self.metrics.payload_built(payload.route);
                 self.delivery.enqueue(payload);
             }
-            Ok(Outcome::Nothing) => self.metrics.event_without_payload(),
-            Ok(Outcome::Blocked(leak)) => {
+            Outcome::Nothing => self.metrics.event_without_payload(),
+            Outcome::Blocked(leak) => {
                 self.metrics.payload_blocked();
                 tracing::warn!("blocked: the payload carries {leak}; it is not sent");
             }
-            Ok(Outcome::Failed(error)) => {
+            Outcome::Failed(error) => {
                 self.metrics.plugin_failed(&error);
                 tracing::warn!("the plugin failed on an event: {error}");
             }
-            Err(crash) => tracing::error!("building an event crashed: {crash}"),
         }
     }
+}
+
+/// `first` and the events queued behind it, up to a batch: what is waiting
+/// goes to the plugin together, and nothing waits for a batch to fill.
+fn batch_from(first: Event, events: &mut mpsc::Receiver<Event>) -> Vec<Event> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match events.try_recv() {
+            Ok(event) => batch.push(event),
+            Err(_) => break,
+        }
+    }
+    batch
 }
 
 /// Clears the flag when the worker ends, however it ends.

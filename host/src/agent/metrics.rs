@@ -18,15 +18,15 @@ use prometheus_client::registry::Registry;
 
 use super::swap::PluginInfo;
 use crate::cluster::{ClusterHealth, Resource};
+use crate::model::{Event, Route};
 use crate::plugin::CallError;
-use crate::plugin::bindings::{Event, Route};
 use crate::transport::DeliveryStats;
 
 /// The `Content-Type` of the answer to `GET /metrics`.
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 type Label = [(&'static str, &'static str); 1];
-type PluginLabels = [(&'static str, String); 4];
+type PluginLabels = [(&'static str, String); 5];
 
 /// Why an event was not handed to the plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,13 +94,19 @@ impl Queue {
 
 const EVENT_KINDS: [&str; 4] = ["created", "updated", "deleted", "heartbeat"];
 const ROUTES: [Route; 4] = [Route::Stats, Route::Create, Route::Update, Route::Delete];
-const PLUGIN_FAILURES: [&str; 6] = [
+/// How a plugin call can fail: the sandbox's reasons, then each kind of
+/// `plugin-error` a plugin can answer with.
+const PLUGIN_FAILURES: [&str; 10] = [
     "trap",
     "timeout",
     "memory_cap",
     "output_cap",
-    "refused",
     "instantiate",
+    "answer_count",
+    "malformed_input",
+    "unsupported_event",
+    "internal",
+    "untyped",
 ];
 const OUTCOMES: [&str; 2] = ["succeeded", "failed"];
 const RELOADS: [&str; 2] = ["applied", "invalid"];
@@ -261,7 +267,8 @@ impl Metrics {
             CallError::Timeout(_) => "timeout",
             CallError::MemoryCap { .. } => "memory_cap",
             CallError::OutputTooLarge { .. } => "output_cap",
-            CallError::Refused(_) => "refused",
+            CallError::Refused(error) => error.kind(),
+            CallError::AnswerCount { .. } => "answer_count",
             CallError::Instantiate(_) => "instantiate",
         };
         self.plugin_failures
@@ -297,6 +304,7 @@ impl Metrics {
         let labels: PluginLabels = [
             ("name", plugin.name.clone()),
             ("version", plugin.version.clone()),
+            ("contract", plugin.contract.to_string()),
             ("digest", plugin.digest.clone()),
             // Empty (so, to Prometheus, absent) for a plugin read from a file.
             ("oci_digest", plugin.oci_digest.clone().unwrap_or_default()),
@@ -458,11 +466,13 @@ impl Collector for ClusterCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::ContractVersion;
 
     fn info(version: &str) -> PluginInfo {
         PluginInfo {
             name: "p".into(),
             version: version.into(),
+            contract: ContractVersion::V0_2_0,
             digest: "d".into(),
             oci_digest: Some("sha256:0d".into()),
         }
@@ -521,7 +531,7 @@ mod tests {
         assert_eq!(
             series,
             [
-                "kamaji_telemetry_plugin_info{name=\"p\",version=\"2.0.0\",digest=\"d\",oci_digest=\"sha256:0d\"} 1"
+                "kamaji_telemetry_plugin_info{name=\"p\",version=\"2.0.0\",contract=\"0.2.0\",digest=\"d\",oci_digest=\"sha256:0d\"} 1"
             ]
         );
     }

@@ -61,9 +61,9 @@ pub use swap::{Refusal, SelfTestCall, SelfTestFailure, self_test_calls, self_tes
 
 use crate::cluster::ClusterHealth;
 use crate::local_mode::{LocalModeError, LocalRecorder};
+use crate::model::Installation;
 use crate::optout::OptOut;
 use crate::pipeline::Pipeline;
-use crate::plugin::bindings::Installation;
 use crate::plugin::oci::RegistryOptions;
 use crate::plugin::source::SourceError;
 use crate::plugin::{PluginArtifact, PluginRuntime, PluginSource};

@@ -15,18 +15,22 @@ use std::sync::Arc;
 
 use super::metrics::Metrics;
 use crate::leak_guard::Leak;
-use crate::pipeline::{self, Outcome, Pipeline};
-use crate::plugin::bindings::{
+use crate::model::{
     DataStore, Event, Fleet, IngressExposure, Installation, KeyValue, OwnerReference, Payload,
     Route, TcpUpdate, TenantControlPlane,
 };
-use crate::plugin::{CallError, CallStats, LoadError, Plugin, PluginArtifact, PluginRuntime};
+use crate::pipeline::{self, Outcome, Pipeline};
+use crate::plugin::{
+    CallError, CallStats, ContractVersion, LoadError, Plugin, PluginArtifact, PluginRuntime,
+};
 
 /// What a plugin says it is, and which exact build it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginInfo {
     pub name: String,
     pub version: String,
+    /// The contract version it implements.
+    pub contract: ContractVersion,
     /// The SHA-256 of the component, in hex.
     pub digest: String,
     /// The OCI manifest digest (`sha256:…`) when it came from a registry.
@@ -36,7 +40,11 @@ pub struct PluginInfo {
 impl std::fmt::Display for PluginInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let short = self.digest.get(..12).unwrap_or(&self.digest);
-        write!(f, "{} {} (sha256 {short})", self.name, self.version)
+        write!(
+            f,
+            "{} {} (contract {}, sha256 {short})",
+            self.name, self.version, self.contract
+        )
     }
 }
 
@@ -51,8 +59,6 @@ pub struct Candidate {
 pub enum Refusal {
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("it cannot describe itself: {0}")]
-    Describe(CallError),
     #[error("self-test `{event}`: {failure}")]
     SelfTest {
         event: &'static str,
@@ -72,6 +78,10 @@ pub enum SelfTestFailure {
         expected: &'static str,
         found: &'static str,
     },
+    #[error("the payload goes to `{0}`, which the plugin did not declare")]
+    UndeclaredRoute(&'static str),
+    #[error("no payload, though the plugin declared that it sends to `{0}`")]
+    MissingRoute(&'static str),
     #[error("the leak guard blocked the payload: {0}")]
     Leak(Leak),
 }
@@ -80,7 +90,6 @@ pub enum SelfTestFailure {
 /// self-test. Synchronous CPU work: call it off the async threads.
 pub fn check(runtime: &PluginRuntime, bytes: &[u8]) -> Result<Candidate, Refusal> {
     let plugin = runtime.load(bytes)?;
-    let description = plugin.describe().map_err(Refusal::Describe)?;
     run_self_test(&plugin)?;
     if !plugin.denied_imports().is_empty() {
         tracing::warn!(
@@ -88,9 +97,11 @@ pub fn check(runtime: &PluginRuntime, bytes: &[u8]) -> Result<Candidate, Refusal
             "the plugin imports capabilities the host does not grant; calling them traps"
         );
     }
+    let description = plugin.description();
     let info = PluginInfo {
-        name: description.name,
-        version: description.version,
+        name: description.name.clone(),
+        version: description.version.clone(),
+        contract: plugin.contract(),
         digest: plugin.digest().to_owned(),
         oci_digest: None,
     };
@@ -134,12 +145,14 @@ pub fn self_test_calls(plugin: &Plugin) -> Vec<SelfTestCall> {
     self_test_events()
         .into_iter()
         .map(|(event_name, event, route)| {
-            let (answer, stats) = plugin.handle_measured(&installation, &event);
-            let outcome = pipeline::guard(plugin, &event, &installation, answer);
+            // One event a call, so that each is measured on its own.
+            let run = plugin.handle_batch(&installation, std::slice::from_ref(&event));
+            let stats = run.stats;
+            let outcome = pipeline::guard(plugin, run).pop().expect("one answer");
             SelfTestCall {
                 event: event_name,
                 route,
-                verdict: self_test_verdict(outcome, route),
+                verdict: self_test_verdict(outcome, route, plugin.description().routes.as_deref()),
                 stats,
             }
         })
@@ -163,17 +176,27 @@ pub fn self_test_result(calls: Vec<SelfTestCall>) -> Result<usize, Refusal> {
     Ok(payloads)
 }
 
-/// What one self-test event's outcome says: the payload, if any, or why it fails.
+/// What one self-test event's outcome says: the payload, if any, or why it
+/// fails. A plugin that declares its routes (contract 0.2.0 on) must send to
+/// each of them and to no other; one that does not may send nothing.
 fn self_test_verdict(
     outcome: Outcome,
     expected: Route,
+    declared: Option<&[Route]>,
 ) -> Result<Option<Payload>, SelfTestFailure> {
+    let is_declared = declared.is_none_or(|routes| routes.contains(&expected));
     match outcome {
-        Outcome::Ready(payload) if payload.route == expected => Ok(Some(payload)),
-        Outcome::Ready(payload) => Err(SelfTestFailure::WrongRoute {
+        Outcome::Ready(payload) if payload.route != expected => Err(SelfTestFailure::WrongRoute {
             expected: expected.as_str(),
             found: payload.route.as_str(),
         }),
+        Outcome::Ready(payload) if !is_declared => {
+            Err(SelfTestFailure::UndeclaredRoute(payload.route.as_str()))
+        }
+        Outcome::Ready(payload) => Ok(Some(payload)),
+        Outcome::Nothing if declared.is_some() && is_declared => {
+            Err(SelfTestFailure::MissingRoute(expected.as_str()))
+        }
         Outcome::Nothing => Ok(None),
         Outcome::Blocked(leak) => Err(SelfTestFailure::Leak(leak)),
         Outcome::Failed(error) => Err(SelfTestFailure::Call(error)),
@@ -429,8 +452,12 @@ mod tests {
         for (name, event, _) in self_test_events() {
             let body = r#"{"copied": "selftest-tcp-q7zx"}"#;
             let declared = crate::leak_guard::DeclaredWords::default();
-            let leak =
-                crate::leak_guard::find_leak(&declared, &event, &self_test_installation(), body);
+            let leak = crate::leak_guard::find_leak(
+                &declared,
+                std::slice::from_ref(&event),
+                &self_test_installation(),
+                body,
+            );
             assert!(leak.is_some(), "{name}");
         }
     }

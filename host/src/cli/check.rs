@@ -11,8 +11,10 @@ use anyhow::Context;
 use clap::Args;
 use kamaji_telemetry::agent::{Refusal, SelfTestCall, self_test_calls, self_test_result};
 use kamaji_telemetry::pipeline::Pipeline;
-use kamaji_telemetry::plugin::bindings::{CONTRACT_VERSION, PLUGIN_INTERFACE};
-use kamaji_telemetry::plugin::{ImportStatus, Plugin, PluginRuntime, PluginSource};
+use kamaji_telemetry::plugin::contract::PLUGIN_INTERFACE;
+use kamaji_telemetry::plugin::{
+    ContractVersion, ImportStatus, Plugin, PluginRuntime, PluginSource,
+};
 use serde::Serialize;
 
 use super::input;
@@ -59,6 +61,10 @@ struct DescriptionLine {
     name: String,
     version: String,
     wire_schema: String,
+    /// The input field groups it is shown.
+    reads: Vec<&'static str>,
+    /// The routes it declared; `null` when its contract has no declarations.
+    routes: Option<Vec<&'static str>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -151,23 +157,22 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitCode> {
 /// Everything after a successful load: the plugin's interface, its
 /// description, the self-test (the verdict), and the bodies of the inputs.
 fn examine(report: &mut Report, plugin: Plugin, args: &CheckArgs) -> anyhow::Result<()> {
-    report.contract_version = contract_version(plugin.exports());
+    report.contract_version = Some(plugin.contract().as_str().to_owned());
     report.imports = plugin
         .imports()
         .iter()
         .map(|name| import_line(name))
         .collect();
-    let description = match plugin.describe() {
-        Ok(description) => description,
-        Err(error) => {
-            report.refusal = Some(Refusal::Describe(error).to_string());
-            return Ok(());
-        }
-    };
+    let description = plugin.description();
     report.description = Some(DescriptionLine {
-        name: description.name,
-        version: description.version,
-        wire_schema: description.wire_schema,
+        name: description.name.clone(),
+        version: description.version.clone(),
+        wire_schema: description.wire_schema.clone(),
+        reads: description.reads.names(),
+        routes: description
+            .routes
+            .as_ref()
+            .map(|routes| routes.iter().map(|route| route.as_str()).collect()),
     });
     let calls = self_test_calls(&plugin);
     report.self_test = calls.iter().map(self_test_line).collect();
@@ -194,13 +199,6 @@ fn examine(report: &mut Report, plugin: Plugin, args: &CheckArgs) -> anyhow::Res
         });
     });
     Ok(())
-}
-
-fn contract_version(exports: &[String]) -> Option<String> {
-    exports.iter().find_map(|name| {
-        let version = name.strip_prefix(PLUGIN_INTERFACE)?.strip_prefix('@')?;
-        Some(version.to_owned())
-    })
 }
 
 fn import_line(name: &str) -> ImportLine {
@@ -246,13 +244,28 @@ fn text(report: &Report) -> String {
         out += &format!("compile     {compile:.1} ms\n");
     }
     if let Some(version) = &report.contract_version {
-        out +=
-            &format!("contract    {PLUGIN_INTERFACE}@{version} (this host: {CONTRACT_VERSION})\n");
+        out += &format!(
+            "contract    {PLUGIN_INTERFACE}@{version} (this host: {})\n",
+            ContractVersion::supported_list()
+        );
     }
     if let Some(description) = &report.description {
         out += &format!(
             "describes   {} {}, wire schema {}\n",
             description.name, description.version, description.wire_schema
+        );
+        let reads = if description.reads.is_empty() {
+            vec!["nothing"]
+        } else {
+            description.reads.clone()
+        };
+        out += &format!("reads       {}\n", reads.join(", "));
+        out += &format!(
+            "routes      {}\n",
+            description.routes.as_ref().map_or_else(
+                || "any (no declarations)".to_owned(),
+                |routes| routes.join(", ")
+            )
         );
     }
     for import in &report.imports {

@@ -4,10 +4,11 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
-use kamaji_telemetry::plugin::bindings::Description;
+use kamaji_telemetry::model::{Description, InputFields};
+use kamaji_telemetry::plugin::ContractVersion;
 
 use super::GlobalArgs;
-use super::output::description_json;
+use super::output::{description_json, reads_text, routes_text};
 
 #[derive(Debug, Args)]
 pub struct DescribeArgs {
@@ -27,17 +28,19 @@ enum DescribeFormat {
 }
 
 pub fn run(global: &GlobalArgs, args: DescribeArgs) -> anyhow::Result<ExitCode> {
-    let description = global.load_plugin()?.describe()?;
+    let plugin = global.load_plugin()?;
+    let (contract, description) = (plugin.contract(), plugin.description());
     match args.output {
-        DescribeFormat::Table => print!("{}", description_table(&description)),
-        DescribeFormat::Json => println!("{}", description_json(&description)?),
-        DescribeFormat::Markdown => print!("{}", description_markdown(&description)),
+        DescribeFormat::Table => print!("{}", description_table(contract, description)),
+        DescribeFormat::Json => println!("{}", description_json(contract, description)?),
+        DescribeFormat::Markdown => print!("{}", description_markdown(contract, description)),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// A heading and one row per field, wrapped to the terminal's width.
-fn description_table(description: &Description) -> String {
+/// A heading, what it reads and where it sends, and one row per field,
+/// wrapped to the terminal's width.
+fn description_table(contract: ContractVersion, description: &Description) -> String {
     let mut table = Table::new();
     table
         .load_preset(UTF8_BORDERS_ONLY)
@@ -52,18 +55,36 @@ fn description_table(description: &Description) -> String {
         ]);
     }
     format!(
-        "{} {} (wire schema {})\n{table}\n",
-        description.name, description.version, description.wire_schema
+        "{} {} (contract {contract}, wire schema {})\nreads:  {}\nroutes: {}\n{table}\n",
+        description.name,
+        description.version,
+        description.wire_schema,
+        reads_text(description),
+        routes_text(description.routes.as_deref()),
     )
 }
 
-/// Pipes inside cells are escaped so that a meaning cannot break the table.
-fn description_markdown(description: &Description) -> String {
+/// What it can see, where it sends, then what it sends. Pipes inside cells
+/// are escaped so that a meaning cannot break the table.
+fn description_markdown(contract: ContractVersion, description: &Description) -> String {
     let cell = |text: &str| text.replace('|', "\\|");
     let mut out = format!(
-        "Plugin `{}` {}, wire schema `{}`:\n\n| field | route | example | meaning |\n|---|---|---|---|\n",
-        description.name, description.version, description.wire_schema
+        "Plugin `{}` {}, contract {contract}, wire schema `{}`. It may send to: {}.\n\n",
+        description.name,
+        description.version,
+        description.wire_schema,
+        routes_text(description.routes.as_deref()),
     );
+    out.push_str("What it is shown of the cluster (the host hands it nothing else):\n\n| input fields | shown |\n|---|---|\n");
+    for (group, name, fields) in InputFields::GROUPS {
+        let shown = if description.reads.contains(group) {
+            "yes"
+        } else {
+            "no"
+        };
+        out.push_str(&format!("| `{name}`: {fields} | {shown} |\n"));
+    }
+    out.push_str("\nWhat it sends:\n\n| field | route | example | meaning |\n|---|---|---|---|\n");
     for field in &description.fields {
         out.push_str(&format!(
             "| `{}` | `{}` | `{}` | {} |\n",

@@ -1,19 +1,25 @@
 //! Reading the inputs (files or stdin) and running every document through the
 //! pipeline, with one uniform report of what went wrong where.
+//!
+//! A source is decoded on a thread of its own, a bounded channel ahead of the
+//! plugin. The plugin takes every event decoded so far in one batch, and
+//! never waits for a batch to fill: a `kubectl get -w` stream gets each
+//! payload as soon as its document is read, a file gets full batches.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver};
 
 use anyhow::Context;
-use kamaji_telemetry::kube::{self, Limits};
-use kamaji_telemetry::pipeline::{Outcome, Pipeline};
-use kamaji_telemetry::plugin::bindings::Payload;
+use kamaji_telemetry::kube::{self, DecodeError, DecodedDocument, Limits};
+use kamaji_telemetry::model::{Event, Payload};
+use kamaji_telemetry::pipeline::{MAX_BATCH, Outcome, Pipeline};
 
 /// One input, opened but not read yet, and how messages name it.
 pub struct Source {
     label: String,
-    input: Box<dyn BufRead>,
+    input: Box<dyn BufRead + Send>,
 }
 
 /// Opens every input, so that a missing file stops the run before anything
@@ -26,7 +32,7 @@ fn open_source(path: &Path) -> anyhow::Result<Source> {
     if path == Path::new("-") {
         return Ok(Source {
             label: "stdin".into(),
-            input: Box::new(std::io::stdin().lock()),
+            input: Box::new(BufReader::with_capacity(64 << 10, std::io::stdin())),
         });
     }
     let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -87,38 +93,100 @@ fn process_source(
     totals: &mut Totals,
     on_payload: &mut impl FnMut(&str, Payload),
 ) -> usize {
-    let mut documents = 0;
-    for document in kube::decode_reader(source.input, Limits::default()) {
-        documents += 1;
-        let decoded = match document {
-            Ok(decoded) => decoded,
+    let Source { label, input } = source;
+    std::thread::scope(|scope| {
+        let (decoded, documents) = mpsc::sync_channel(MAX_BATCH);
+        scope.spawn(move || {
+            for document in kube::decode_reader(input, Limits::default()) {
+                if decoded.send(document).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut batcher = Batcher {
+            pipeline,
+            label: &label,
+            totals,
+            on_payload,
+            batch: Vec::new(),
+        };
+        batcher.run(&documents)
+    })
+}
+
+/// Gathers decoded events into batches and reports each document's fate.
+struct Batcher<'a, F> {
+    pipeline: &'a Pipeline,
+    label: &'a str,
+    totals: &'a mut Totals,
+    on_payload: &'a mut F,
+    /// Events with their labels, waiting for the plugin.
+    batch: Vec<(String, Event)>,
+}
+
+impl<F: FnMut(&str, Payload)> Batcher<'_, F> {
+    /// Takes documents until the source ends; returns how many there were.
+    fn run(&mut self, documents: &Receiver<Result<DecodedDocument, DecodeError>>) -> usize {
+        let mut count = 0;
+        while let Ok(first) = documents.recv() {
+            // Whatever else is decoded already joins the batch; nothing waits.
+            for document in std::iter::once(first).chain(documents.try_iter()) {
+                count += 1;
+                self.take(document);
+                if self.batch.len() == MAX_BATCH {
+                    self.flush();
+                }
+            }
+            self.flush();
+        }
+        count
+    }
+
+    fn take(&mut self, document: Result<DecodedDocument, DecodeError>) {
+        match document {
+            Ok(decoded) => {
+                let label = format!("{}, document {}", self.label, decoded.document);
+                self.batch.push((label, decoded.event));
+            }
             Err(error) if error.is_skip() => {
-                tracing::info!("{}: skipped {error}", source.label);
-                totals.skipped += 1;
-                continue;
+                tracing::info!("{}: skipped {error}", self.label);
+                self.totals.skipped += 1;
             }
             Err(error) => {
-                eprintln!("error: {}: {error}", source.label);
-                totals.bad_documents += 1;
-                continue;
-            }
-        };
-        let label = format!("{}, document {}", source.label, decoded.document);
-        match pipeline.process(&decoded.event) {
-            Outcome::Ready(payload) => {
-                totals.payloads += 1;
-                on_payload(&label, payload);
-            }
-            Outcome::Nothing => totals.nothing += 1,
-            Outcome::Blocked(leak) => {
-                eprintln!("blocked: {label}: the payload carries {leak}; it is not sent");
-                totals.blocked += 1;
-            }
-            Outcome::Failed(error) => {
-                eprintln!("error: {label}: {error}");
-                totals.failed += 1;
+                // The events before it are reported first, in input order.
+                self.flush();
+                eprintln!("error: {}: {error}", self.label);
+                self.totals.bad_documents += 1;
             }
         }
     }
-    documents
+
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let (labels, events): (Vec<String>, Vec<Event>) = self.batch.drain(..).unzip();
+        let outcomes = self.pipeline.process_batch(&events);
+        for (label, outcome) in labels.iter().zip(outcomes) {
+            self.report(label, outcome);
+        }
+    }
+
+    fn report(&mut self, label: &str, outcome: Outcome) {
+        match outcome {
+            Outcome::Ready(payload) => {
+                self.totals.payloads += 1;
+                (self.on_payload)(label, payload);
+            }
+            Outcome::Nothing => self.totals.nothing += 1,
+            Outcome::Blocked(leak) => {
+                eprintln!("blocked: {label}: the payload carries {leak}; it is not sent");
+                self.totals.blocked += 1;
+            }
+            Outcome::Failed(error) => {
+                eprintln!("error: {label}: {error}");
+                self.totals.failed += 1;
+            }
+        }
+    }
 }

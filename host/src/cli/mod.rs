@@ -19,7 +19,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kamaji_telemetry::cluster::InstallationOverrides;
-use kamaji_telemetry::plugin::bindings::Installation;
+use kamaji_telemetry::model::Installation;
 use kamaji_telemetry::plugin::oci::RegistryOptions;
 use kamaji_telemetry::plugin::{
     Plugin, PluginArtifact, PluginRuntime, PluginSource, PrecompiledCache, SandboxLimits,

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use kamaji_telemetry::model::Payload;
 use kamaji_telemetry::pipeline::Pipeline;
-use kamaji_telemetry::plugin::bindings::Payload;
 
 use super::input::{self, Totals};
 use super::{GlobalArgs, InstallationArgs, OutputFormat};

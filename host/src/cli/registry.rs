@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use kamaji_telemetry::plugin::bindings::CONTRACT_VERSION;
 use kamaji_telemetry::plugin::oci::{ComponentSummary, Registry};
 use kamaji_telemetry::plugin::source::{OCI_SCHEME, parse_reference};
 use oci_client::Reference;
@@ -60,7 +59,7 @@ pub fn push(global: &GlobalArgs, args: PushArgs) -> anyhow::Result<ExitCode> {
     let summary = ComponentSummary {
         exports: plugin.exports().to_vec(),
         imports: plugin.imports().to_vec(),
-        target: format!("{TARGET_WORLD}@{CONTRACT_VERSION}"),
+        target: format!("{TARGET_WORLD}@{}", plugin.contract()),
         author: args.author,
     };
     let registry = Registry::new(&global.registry_options())?;

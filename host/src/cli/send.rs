@@ -144,9 +144,7 @@ pub fn run(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
     if let Some(local) = args.delivery.local_mode() {
         return record(plugin, args, sources, &local);
     }
-    let description = plugin
-        .describe()
-        .context("the plugin cannot describe itself")?;
+    let description = plugin.description();
     let plugin_name = format!("{}/{}", description.name, description.version);
     let transport = Arc::new(args.delivery.transport(&plugin_name)?);
     let pipeline = Pipeline::new(plugin, args.installation.installation());

@@ -35,7 +35,7 @@ use super::health::ClusterHealth;
 use super::installation::advice;
 use super::{KAMAJI_GROUP, KAMAJI_VERSION};
 use crate::kube::record;
-use crate::plugin::bindings::{Event, Fleet, TcpUpdate, TenantControlPlane};
+use crate::model::{Event, Fleet, TcpUpdate, TenantControlPlane};
 
 /// The two resources the agent watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

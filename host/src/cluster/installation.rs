@@ -15,7 +15,7 @@ use kube::{Api, Client};
 use tokio::sync::Mutex;
 
 use super::health::ClusterHealth;
-use crate::plugin::bindings::Installation;
+use crate::model::Installation;
 
 const UNKNOWN: &str = "Unknown";
 const VERSION_LABEL: &str = "app.kubernetes.io/version";

@@ -4,8 +4,8 @@ use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
 
-use super::bindings::{CONTRACT_VERSION, PLUGIN_INTERFACE, TelemetryPluginPre};
 use super::cache::PrecompiledCache;
+use super::contract::{self, ContractPre, ContractVersion, PLUGIN_INTERFACE};
 use super::sandbox::Sandbox;
 
 /// Why a plugin could not be loaded.
@@ -20,15 +20,24 @@ pub enum LoadError {
     #[error("invalid component: {0}")]
     Invalid(String),
     #[error(
-        "a component of another world: it exports [{exports}], not `{PLUGIN_INTERFACE}@{CONTRACT_VERSION}`"
+        "a component of another world: it exports [{exports}], not `{PLUGIN_INTERFACE}` of any version this host speaks ({})",
+        ContractVersion::supported_list()
     )]
     WrongWorld { exports: String },
     #[error(
-        "incompatible contract: the plugin exports `{PLUGIN_INTERFACE}@{found}`, this host speaks version {CONTRACT_VERSION}"
+        "incompatible contract: the plugin exports `{PLUGIN_INTERFACE}` version {found}; this host speaks versions {}",
+        ContractVersion::supported_list()
     )]
     IncompatibleContract { found: String },
-    #[error("the plugin does not match contract {PLUGIN_INTERFACE}@{CONTRACT_VERSION}: {0}")]
-    Mismatch(String),
+    #[error(
+        "ambiguous contract: the plugin exports `{PLUGIN_INTERFACE}` in versions {found}, which this host all speaks; a plugin must implement exactly one"
+    )]
+    AmbiguousContract { found: String },
+    #[error("the plugin does not match contract {PLUGIN_INTERFACE}@{version}: {message}")]
+    Mismatch {
+        version: ContractVersion,
+        message: String,
+    },
     #[error("the plugin could not describe itself: {0}")]
     Describe(#[source] super::sandbox::CallError),
 }
@@ -41,7 +50,7 @@ impl LoadError {
 
 /// A component that passed every check, ready to instantiate.
 pub(crate) struct CheckedPlugin {
-    pub(crate) pre: TelemetryPluginPre<Sandbox>,
+    pub(crate) pre: ContractPre,
     /// Every import and export, by name.
     pub(crate) imports: Vec<String>,
     pub(crate) exports: Vec<String>,
@@ -89,20 +98,21 @@ fn looks_like_wat(bytes: &[u8]) -> bool {
 /// imports: the contract's type-only interface, the closed WASI profile
 /// (see the sandbox), and a trap for anything else.
 pub(crate) fn check(engine: &Engine, component: &Component) -> Result<CheckedPlugin, LoadError> {
-    check_contract_version(engine, component)?;
+    let exports = export_names(engine, component);
+    let version = contract::detect(exports.iter().map(String::as_str))?;
+    let mismatch = |error: wasmtime::Error| LoadError::Mismatch {
+        version,
+        message: format!("{error:#}"),
+    };
     let mut linker = Linker::<Sandbox>::new(engine);
     // What a plugin built with a language's standard library imports, each
     // answering from the closed profile: nothing to read, nowhere to connect.
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(LoadError::engine)?;
     // Every other import the contract does not define (wasi:http, say) is
     // a function that traps when called.
-    stub_denied_imports(&mut linker, engine, component)
-        .map_err(|error| LoadError::Mismatch(format!("{error:#}")))?;
-    let instance_pre = linker
-        .instantiate_pre(component)
-        .map_err(|error| LoadError::Mismatch(format!("{error:#}")))?;
-    let pre = TelemetryPluginPre::new(instance_pre)
-        .map_err(|error| LoadError::Mismatch(format!("{error:#}")))?;
+    stub_denied_imports(&mut linker, engine, component).map_err(mismatch)?;
+    let instance_pre = linker.instantiate_pre(component).map_err(mismatch)?;
+    let pre = ContractPre::new(version, instance_pre).map_err(mismatch)?;
     let imports: Vec<String> = component
         .component_type()
         .imports(engine)
@@ -116,7 +126,7 @@ pub(crate) fn check(engine: &Engine, component: &Component) -> Result<CheckedPlu
             .cloned()
             .collect(),
         imports,
-        exports: export_names(engine, component),
+        exports,
     })
 }
 
@@ -179,39 +189,6 @@ fn export_names(engine: &Engine, component: &Component) -> Vec<String> {
         .collect()
 }
 
-fn check_contract_version(engine: &Engine, component: &Component) -> Result<(), LoadError> {
-    let exports = export_names(engine, component);
-    let versions: Vec<&str> = exports
-        .iter()
-        .filter_map(|name| name.strip_prefix(PLUGIN_INTERFACE)?.strip_prefix('@'))
-        .collect();
-    match versions.as_slice() {
-        [] => Err(LoadError::WrongWorld {
-            exports: exports.join(", "),
-        }),
-        found if found.iter().any(|version| is_compatible(version)) => Ok(()),
-        [found, ..] => Err(LoadError::IncompatibleContract {
-            found: found.to_string(),
-        }),
-    }
-}
-
-/// Semver compatibility as the component model applies it: below 1.0 the minor
-/// version is the breaking one, so 0.1.x plugins load in a 0.1 host.
-fn is_compatible(version: &str) -> bool {
-    let (Ok(plugin), Ok(host)) = (
-        semver::Version::parse(version),
-        semver::Version::parse(CONTRACT_VERSION),
-    ) else {
-        return false;
-    };
-    if host.major == 0 {
-        plugin.major == 0 && plugin.minor == host.minor
-    } else {
-        plugin.major == host.major
-    }
-}
-
 /// How the host links one import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportStatus {
@@ -261,15 +238,6 @@ impl ImportStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn contract_versions_follow_component_model_semver() {
-        assert!(is_compatible("0.1.0"));
-        assert!(is_compatible("0.1.7"));
-        assert!(!is_compatible("0.2.0"));
-        assert!(!is_compatible("1.1.0"));
-        assert!(!is_compatible("garbage"));
-    }
 
     #[test]
     fn imports_are_granted_stubbed_or_denied() {

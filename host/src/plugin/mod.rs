@@ -6,8 +6,8 @@
 //! deadline, a memory cap and an output cap, so that one bad call can neither
 //! hang the host nor leak state into the next call.
 
-pub mod bindings;
 mod cache;
+pub mod contract;
 mod load;
 pub mod oci;
 mod runtime;
@@ -15,9 +15,10 @@ mod sandbox;
 pub mod source;
 
 pub use cache::PrecompiledCache;
+pub use contract::ContractVersion;
 pub use load::{ImportStatus, LoadError};
 pub use runtime::{InstanceAllocation, PluginRuntime};
-pub use sandbox::{CallError, CallStats, Plugin, PluginInstance, SandboxLimits};
+pub use sandbox::{BatchRun, CallError, CallStats, Plugin, SandboxLimits};
 pub use source::{PluginArtifact, PluginSource};
 
 /// The default plugin, built from `guest/` and embedded at build time.

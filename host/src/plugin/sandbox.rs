@@ -2,7 +2,7 @@
 //! output cap and a closed WASI profile. A call that breaks any of them
 //! fails alone; the host goes on.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -10,10 +10,12 @@ use wasmtime::{Engine, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::bindings::{Description, Event, Installation, Payload, TelemetryPlugin};
+use super::contract::{Answer, ContractInstance, ContractVersion};
 use super::load::{CheckedPlugin, LoadError};
 use super::runtime::{EPOCH_TICK, EpochTicker};
 use crate::leak_guard::DeclaredWords;
+use crate::model::{Description, Event, Installation, Payload, PluginError};
+use crate::withhold::Shown;
 
 /// The bounds of every call into a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +41,8 @@ impl Default for SandboxLimits {
     }
 }
 
-/// Why a call into a plugin failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a call into a plugin failed, for one event.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
     #[error("the plugin ran past its deadline of {0:?} and was stopped")]
     Timeout(Duration),
@@ -53,7 +55,9 @@ pub enum CallError {
     #[error("the plugin could not be instantiated: {0}")]
     Instantiate(String),
     #[error("the plugin refused the event: {0}")]
-    Refused(String),
+    Refused(PluginError),
+    #[error("the plugin gave {found} answers to a batch of {expected} events")]
+    AnswerCount { expected: usize, found: usize },
 }
 
 /// The state of one call's store: its resource limits, the most memory the
@@ -155,10 +159,21 @@ pub struct Plugin {
     checked: CheckedPlugin,
     limits: SandboxLimits,
     digest: String,
-    /// What its description declares, for the leak guard.
+    /// What it said of itself when it was loaded, before it saw any input.
+    description: Description,
+    /// The words of that description, for the leak guard.
     declared: DeclaredWords,
-    /// From the first successful `describe`, to name the plugin in logs.
-    name: OnceLock<String>,
+}
+
+/// A batch of events as one plugin call handled it.
+#[derive(Debug)]
+pub struct BatchRun<'a> {
+    /// What the plugin was shown: only the fields it declared it reads. The
+    /// leak guard checks the bodies against these.
+    pub shown: Shown<'a>,
+    /// One answer per event, in order.
+    pub answers: Vec<Result<Option<Payload>, CallError>>,
+    pub stats: CallStats,
 }
 
 impl Plugin {
@@ -170,25 +185,33 @@ impl Plugin {
         bytes: &[u8],
     ) -> Result<Self, LoadError> {
         let digest = hex::encode(Sha256::digest(bytes));
-        let mut plugin = Self {
+        // Asked once, before the plugin sees any input: the words it
+        // declares then are no copy of input (the leak guard's rule 4).
+        let description = describe(&engine, &checked, &limits, &digest)?;
+        Ok(Self {
+            declared: DeclaredWords::of(&description),
             engine,
             _epoch: epoch,
             checked,
             limits,
             digest,
-            declared: DeclaredWords::default(),
-            name: OnceLock::new(),
-        };
-        // Asked once, before the plugin sees any input: the words it
-        // declares then are no copy of input (the leak guard's rule 4).
-        let description = plugin.describe().map_err(LoadError::Describe)?;
-        plugin.declared = DeclaredWords::of(&description);
-        Ok(plugin)
+            description,
+        })
     }
 
     /// The SHA-256 of the component, in hex.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// The contract version it implements.
+    pub fn contract(&self) -> ContractVersion {
+        self.checked.pre.version()
+    }
+
+    /// What it said of itself when it was loaded.
+    pub fn description(&self) -> &Description {
+        &self.description
     }
 
     /// Imports outside the contract (`wasi:*`, say) that were linked to traps.
@@ -216,112 +239,145 @@ impl Plugin {
         self.limits
     }
 
-    /// Asks the plugin to describe itself.
-    pub fn describe(&self) -> Result<Description, CallError> {
-        let description =
-            self.call(|plugin, store| plugin.kamaji_telemetry_plugin().call_describe(store))?;
-        let size = description
-            .fields
-            .iter()
-            .map(|field| field.meaning.len() + field.example.len() + field.name.len())
-            .sum();
-        self.check_output_size(size)?;
-        let _ = self.name.set(description.name.clone());
-        Ok(description)
-    }
-
-    /// Turns one event into zero or one payload.
+    /// Turns one event into zero or one payload: a batch of one.
     pub fn handle(
         &self,
         installation: &Installation,
         event: &Event,
     ) -> Result<Option<Payload>, CallError> {
-        self.handle_measured(installation, event).0
+        let mut run = self.handle_batch(installation, std::slice::from_ref(event));
+        run.answers.pop().unwrap_or(Err(CallError::AnswerCount {
+            expected: 1,
+            found: 0,
+        }))
     }
 
-    /// [`Plugin::handle`], and what the call cost.
-    pub fn handle_measured(
+    /// Turns each event into zero or one payload, in one fresh instance,
+    /// showing the plugin only the input fields it declared it reads.
+    ///
+    /// A failure of the whole call (a trap, the deadline, the memory cap) is
+    /// every event's answer; a refusal or an oversized payload is only its
+    /// event's.
+    pub fn handle_batch<'a>(
         &self,
-        installation: &Installation,
-        event: &Event,
-    ) -> (Result<Option<Payload>, CallError>, CallStats) {
-        let (result, stats) = self.call_measured(|plugin, store| {
-            plugin
-                .kamaji_telemetry_plugin()
-                .call_handle(store, installation, event)
+        installation: &'a Installation,
+        events: &'a [Event],
+    ) -> BatchRun<'a> {
+        let shown = Shown::to(self.description.reads, installation, events);
+        let (result, stats) = call(self, |instance, store| {
+            instance.handle_batch(store, &shown.installation, &shown.events)
         });
-        (
-            result.and_then(|result| self.checked_payload(result)),
+        let answers = match result {
+            Ok(answers) if answers.len() == events.len() => answers
+                .into_iter()
+                .map(|answer| self.checked_answer(answer))
+                .collect(),
+            Ok(answers) => vec![
+                Err(CallError::AnswerCount {
+                    expected: events.len(),
+                    found: answers.len(),
+                });
+                events.len()
+            ],
+            Err(error) => vec![Err(error); events.len()],
+        };
+        BatchRun {
+            shown,
+            answers,
             stats,
-        )
+        }
     }
 
-    /// One instance for many calls, for hosts that trade the isolation of a
-    /// fresh instance per call for speed; see [`PluginInstance`]. This host
-    /// does not: the benchmarks use it to measure what that isolation costs.
-    pub fn instance(&self) -> Result<PluginInstance<'_>, CallError> {
-        let (store, bindings) = self.instantiate()?;
-        Ok(PluginInstance {
-            plugin: self,
-            store,
-            bindings,
-        })
-    }
-
-    /// Runs `f` against a fresh instance in a fresh store under the limits.
-    fn call<R>(
-        &self,
-        f: impl FnOnce(&TelemetryPlugin, &mut Store<Sandbox>) -> wasmtime::Result<R>,
-    ) -> Result<R, CallError> {
-        self.call_measured(f).0
-    }
-
-    fn call_measured<R>(
-        &self,
-        f: impl FnOnce(&TelemetryPlugin, &mut Store<Sandbox>) -> wasmtime::Result<R>,
-    ) -> (Result<R, CallError>, CallStats) {
-        let started = Instant::now();
-        let (result, peak_memory) = match self.instantiate() {
-            Ok((mut store, plugin)) => {
-                let result = f(&plugin, &mut store)
-                    .map_err(|error| self.classify(&store, error, CallError::Trap));
-                self.log_output(store.data());
-                (result, store.data().peak_memory)
-            }
-            // Instantiation grows no memory that outlives the failure.
-            Err(error) => (Err(error), 0),
-        };
-        let stats = CallStats {
-            elapsed: started.elapsed(),
-            peak_memory,
-        };
-        (result, stats)
-    }
-
-    fn instantiate(&self) -> Result<(Store<Sandbox>, TelemetryPlugin), CallError> {
-        let mut store = self.fresh_store();
-        let plugin = self
-            .checked
-            .pre
-            .instantiate(&mut store)
-            .map_err(|error| self.classify(&store, error, CallError::Instantiate))?;
-        Ok((store, plugin))
-    }
-
-    /// What `handle` returns once the plugin has answered.
-    fn checked_payload(
-        &self,
-        result: Result<Option<Payload>, String>,
-    ) -> Result<Option<Payload>, CallError> {
-        let payload = result.map_err(CallError::Refused)?;
+    /// What an answer becomes once its size is checked.
+    fn checked_answer(&self, answer: Answer) -> Result<Option<Payload>, CallError> {
+        let payload = answer.map_err(CallError::Refused)?;
         if let Some(payload) = &payload {
-            self.check_output_size(payload_size(payload))?;
+            check_output_size(&self.limits, payload_size(payload))?;
         }
         Ok(payload)
     }
 
+    /// The name it gave itself, for logs.
+    fn name(&self) -> &str {
+        &self.description.name
+    }
+}
+
+/// Asks a plugin being loaded to describe itself.
+fn describe(
+    engine: &Engine,
+    checked: &CheckedPlugin,
+    limits: &SandboxLimits,
+    digest: &str,
+) -> Result<Description, LoadError> {
+    let caller = Caller {
+        engine,
+        checked,
+        limits,
+        // Until it has described itself, a plugin is named by its digest.
+        name: digest.get(..12).unwrap_or(digest),
+    };
+    let (description, _) = caller.call(|instance, store| instance.describe(store));
+    let description = description.map_err(LoadError::Describe)?;
+    let size = description
+        .fields
+        .iter()
+        .map(|field| field.meaning.len() + field.example.len() + field.name.len())
+        .sum();
+    check_output_size(limits, size).map_err(LoadError::Describe)?;
+    Ok(description)
+}
+
+/// Runs `f` against a fresh instance of `plugin` in a fresh store.
+fn call<R>(
+    plugin: &Plugin,
+    f: impl FnOnce(&ContractInstance, &mut Store<Sandbox>) -> wasmtime::Result<R>,
+) -> (Result<R, CallError>, CallStats) {
+    Caller {
+        engine: &plugin.engine,
+        checked: &plugin.checked,
+        limits: &plugin.limits,
+        name: plugin.name(),
+    }
+    .call(f)
+}
+
+/// What a call needs: the engine, the checked component, the limits, and a
+/// name to log its output under.
+struct Caller<'p> {
+    engine: &'p Engine,
+    checked: &'p CheckedPlugin,
+    limits: &'p SandboxLimits,
+    name: &'p str,
+}
+
+impl Caller<'_> {
+    /// Runs `f` against a fresh instance in a fresh store under the limits.
+    fn call<R>(
+        &self,
+        f: impl FnOnce(&ContractInstance, &mut Store<Sandbox>) -> wasmtime::Result<R>,
+    ) -> (Result<R, CallError>, CallStats) {
+        let started = Instant::now();
+        let mut store = self.fresh_store();
+        let result = self
+            .checked
+            .pre
+            .instantiate(&mut store)
+            .map_err(|error| self.classify(&store, error, CallError::Instantiate))
+            .and_then(|instance| {
+                f(&instance, &mut store)
+                    .map_err(|error| self.classify(&store, error, CallError::Trap))
+            });
+        self.log_output(store.data());
+        let stats = CallStats {
+            elapsed: started.elapsed(),
+            peak_memory: store.data().peak_memory,
+        };
+        (result, stats)
+    }
+
     fn fresh_store(&self) -> Store<Sandbox> {
-        let mut store = Store::new(&self.engine, Sandbox::new(self.limits.memory_bytes));
+        let mut store = Store::new(self.engine, Sandbox::new(self.limits.memory_bytes));
         store.limiter(|sandbox| sandbox);
         store.set_epoch_deadline(deadline_ticks(self.limits.deadline));
         store.epoch_deadline_trap();
@@ -352,7 +408,7 @@ impl Plugin {
             let printed = pipe.contents();
             if !printed.is_empty() {
                 tracing::info!(
-                    plugin = %self.name(),
+                    plugin = %self.name,
                     stream,
                     "{}",
                     String::from_utf8_lossy(&printed).trim_end()
@@ -360,56 +416,16 @@ impl Plugin {
             }
         }
     }
-
-    /// The name the plugin gave itself, once it was asked; its digest before.
-    fn name(&self) -> &str {
-        self.name.get().map_or_else(
-            || self.digest.get(..12).unwrap_or(&self.digest),
-            String::as_str,
-        )
-    }
-
-    fn check_output_size(&self, size: usize) -> Result<(), CallError> {
-        if size > self.limits.output_bytes {
-            return Err(CallError::OutputTooLarge {
-                size,
-                cap: self.limits.output_bytes,
-            });
-        }
-        Ok(())
-    }
 }
 
-/// One plugin instance, in one store, called again and again.
-///
-/// It skips instantiation, but it gives up what a fresh instance per call
-/// guarantees: whatever one call leaves in the instance's memory, the next
-/// call sees, and the memory cap bounds the instance's whole life rather than
-/// one call. Each call still has the full deadline and the output cap. After
-/// an error, drop it: an instance that trapped cannot be entered again.
-pub struct PluginInstance<'a> {
-    plugin: &'a Plugin,
-    store: Store<Sandbox>,
-    bindings: TelemetryPlugin,
-}
-
-impl PluginInstance<'_> {
-    /// Turns one event into zero or one payload, as [`Plugin::handle`] does.
-    pub fn handle(
-        &mut self,
-        installation: &Installation,
-        event: &Event,
-    ) -> Result<Option<Payload>, CallError> {
-        let plugin = self.plugin;
-        self.store
-            .set_epoch_deadline(deadline_ticks(plugin.limits.deadline));
-        let result = self
-            .bindings
-            .kamaji_telemetry_plugin()
-            .call_handle(&mut self.store, installation, event)
-            .map_err(|error| plugin.classify(&self.store, error, CallError::Trap))?;
-        plugin.checked_payload(result)
+fn check_output_size(limits: &SandboxLimits, size: usize) -> Result<(), CallError> {
+    if size > limits.output_bytes {
+        return Err(CallError::OutputTooLarge {
+            size,
+            cap: limits.output_bytes,
+        });
     }
+    Ok(())
 }
 
 fn payload_size(payload: &Payload) -> usize {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use kamaji_telemetry::plugin::bindings::{Event, Installation, TenantControlPlane};
+use kamaji_telemetry::model::{Event, Installation, TenantControlPlane};
 
 /// A hostile plugin built from `tests/plugins/hostile` by `make plugins`.
 pub fn hostile(kind: &str) -> Vec<u8> {

@@ -117,7 +117,7 @@ pub use error::{DecodeError, DecodeErrorKind, Position};
 pub use limits::{LimitExceeded, Limits};
 pub use stream::Documents;
 
-use crate::plugin::bindings::Event;
+use crate::model::Event;
 
 /// One document of the stream that gives an event.
 #[derive(Debug)]

@@ -9,7 +9,7 @@ use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::error::DecodeErrorKind;
 use super::objects::{AdmissionRequest, KubeObject};
-use crate::plugin::bindings::{Event, Fleet, TcpUpdate, TenantControlPlane};
+use crate::model::{Event, Fleet, TcpUpdate, TenantControlPlane};
 
 const KAMAJI_GROUP: &str = "kamaji.clastix.io";
 const ADMISSION_GROUP: &str = "admission.k8s.io";

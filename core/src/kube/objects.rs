@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
 use super::documents::Items;
-use crate::plugin::bindings::{
+use crate::model::{
     DataStore, GatewayExposure, IngressExposure, KeyValue, OwnerReference, TenantControlPlane,
 };
 

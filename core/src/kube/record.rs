@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 use super::objects::KubeObject;
-use crate::plugin::bindings::{DataStore, TenantControlPlane};
+use crate::model::{DataStore, TenantControlPlane};
 
 /// Why a parsed object does not fit the record (a field of the wrong type).
 #[derive(Debug, thiserror::Error)]

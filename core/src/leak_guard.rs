@@ -68,9 +68,7 @@ use std::ops::ControlFlow;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::plugin::bindings::{
-    DataStore, Description, Event, Installation, KeyValue, TenantControlPlane,
-};
+use crate::model::{DataStore, Description, Event, Installation, KeyValue, TenantControlPlane};
 
 /// Identifying strings with fewer letters and digits than this are only
 /// looked for as whole body strings (rule 3).
@@ -129,12 +127,17 @@ pub enum Leak {
     NotJson { line: usize, column: usize },
 }
 
-/// The first identifying string of the event or installation that the body
-/// contains, by the rule of the module docs, given the words the plugin that
-/// built the body declared.
+/// The first identifying string of the events or the installation that the
+/// body contains, by the rule of the module docs, given the words the plugin
+/// that built the body declared.
+///
+/// `events` are every event the plugin was handed in the call that built the
+/// body (its batch): a plugin that carried one event's name into another
+/// event's body is caught too. A value is exempt when it is exactly a
+/// non-identifying value of any of them.
 pub fn find_leak(
     declared: &DeclaredWords,
-    event: &Event,
+    events: &[Event],
     installation: &Installation,
     body: &str,
 ) -> Option<Leak> {
@@ -153,8 +156,8 @@ pub fn find_leak(
         exempt: None,
         needle: String::new(),
     };
-    let found = for_each_input(event, installation, &mut |input| match input {
-        Input::Identifying(field, value) if search.finds(value, event, installation) => {
+    let found = for_each_input(events, installation, &mut |input| match input {
+        Input::Identifying(field, value) if search.finds(value, events, installation) => {
             ControlFlow::Break(field)
         }
         _ => ControlFlow::Continue(()),
@@ -178,7 +181,7 @@ struct Search<'i> {
 }
 
 impl<'i> Search<'i> {
-    fn finds(&mut self, value: &str, event: &Event, installation: &Installation) -> bool {
+    fn finds(&mut self, value: &str, events: &[Event], installation: &Installation) -> bool {
         let value = value.trim();
         // The cheap test first: most strings are ruled out by it. It folds
         // ASCII case only, so other strings are lower-cased before it, and
@@ -206,7 +209,7 @@ impl<'i> Search<'i> {
         present
             && !self
                 .exempt
-                .get_or_insert_with(|| non_identifying_values(event, installation))
+                .get_or_insert_with(|| non_identifying_values(events, installation))
                 .contains(&self.needle)
     }
 }
@@ -220,9 +223,9 @@ fn is_short(value: &str) -> bool {
         .is_none()
 }
 
-fn non_identifying_values(event: &Event, installation: &Installation) -> HashSet<String> {
+fn non_identifying_values(events: &[Event], installation: &Installation) -> HashSet<String> {
     let mut values = HashSet::new();
-    let _ = for_each_input::<()>(event, installation, &mut |input| {
+    let _ = for_each_input::<()>(events, installation, &mut |input| {
         if let Input::NonIdentifying(value) = input {
             values.insert(value.trim().to_lowercase());
         }
@@ -241,7 +244,7 @@ enum Input<'a> {
 
 /// Calls `visit` with every string of the input, until it breaks.
 fn for_each_input<B>(
-    event: &Event,
+    events: &[Event],
     installation: &Installation,
     visit: &mut impl FnMut(Input<'_>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
@@ -251,6 +254,15 @@ fn for_each_input<B>(
     ))?;
     visit(Input::NonIdentifying(&installation.kamaji_version))?;
     visit(Input::NonIdentifying(&installation.kubernetes_version))?;
+    events
+        .iter()
+        .try_for_each(|event| event_inputs(event, visit))
+}
+
+fn event_inputs<B>(
+    event: &Event,
+    visit: &mut impl FnMut(Input<'_>) -> ControlFlow<B>,
+) -> ControlFlow<B> {
     match event {
         Event::Created(tcp) | Event::Deleted(tcp) => tenant_control_plane_inputs(tcp, visit),
         Event::Updated(update) => {
@@ -585,7 +597,7 @@ impl<'de> Visitor<'de> for StringCollector<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::bindings::{FieldDoc, Fleet, Route};
+    use crate::model::{FieldDoc, Fleet, Route};
 
     fn index(body: &str) -> BodyIndex {
         BodyIndex::new(body, &DeclaredWords::default()).expect("a JSON body")

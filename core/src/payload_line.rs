@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::plugin::bindings::{Payload, Redaction};
+use crate::model::{Payload, Redaction};
 
 #[derive(Serialize)]
 struct PayloadLine<'a> {
