@@ -2,7 +2,7 @@
 //! in the sandbox is exactly what the native tests exercise.
 
 use crate::bindings::exports::kamaji::telemetry::plugin::Guest;
-use crate::{Description, Event, Installation, Payload};
+use crate::{Description, Event, Installation, Payload, PluginError};
 
 struct Plugin;
 
@@ -11,8 +11,11 @@ impl Guest for Plugin {
         crate::describe()
     }
 
-    fn handle(installation: Installation, event: Event) -> Result<Option<Payload>, String> {
-        crate::handle(&installation, &event)
+    fn handle_batch(
+        installation: Installation,
+        events: Vec<Event>,
+    ) -> Vec<Result<Option<Payload>, PluginError>> {
+        crate::handle_batch(&installation, &events)
     }
 }
 

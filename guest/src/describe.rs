@@ -8,7 +8,7 @@
 use crate::fleet::{Bucket, Driver};
 use crate::installation_id::NAMESPACE;
 use crate::status::TcpStatus;
-use crate::{Description, FieldDoc, Route};
+use crate::{Description, FieldDoc, InputFields, Route};
 
 /// The plugin's name, as hosts show it.
 pub const NAME: &str = "kamaji-telemetry-default";
@@ -25,6 +25,16 @@ const KUBERNETES_REDACTION: &str = "reduced to vMAJOR.MINOR.PATCH without provid
 
 /// The example installation id: the pseudonym of the UID in Kamaji's
 /// documentation example, `56279633-3131-436b-b8f2-9008a49a2f12`.
+/// What the plugin reads: the host hands it nothing else, so no name, label,
+/// annotation, address or UID of a TCP ever enters its memory. The cluster
+/// UID is read only to derive the installation id from it.
+const READS: InputFields = InputFields::CLUSTER_UID
+    .union(InputFields::VERSIONS)
+    .union(InputFields::STATUS)
+    .union(InputFields::EXPOSURE)
+    .union(InputFields::OWNER_KINDS)
+    .union(InputFields::DRIVERS);
+
 const EXAMPLE_ID: &str = "\"f82cf93d-528f-541c-8087-4c2f5fdfae0f\"";
 
 /// Describes the plugin and every field it can send, route by route in wire
@@ -96,6 +106,8 @@ pub fn describe() -> Description {
         version: env!("CARGO_PKG_VERSION").into(),
         wire_schema: WIRE_SCHEMA.into(),
         fields,
+        reads: READS,
+        routes: vec![Route::Stats, Route::Create, Route::Update, Route::Delete],
     }
 }
 

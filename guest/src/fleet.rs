@@ -123,7 +123,7 @@ pub fn count_data_stores(stores: &[DataStore]) -> Datastores {
         if let Some(driver) = Driver::parse(&store.driver) {
             let slot = driver.slot(&mut counts);
             slot.count += 1;
-            slot.used_by_count += store.used_by.len();
+            slot.used_by_count += store.used_by_count as usize;
         }
     }
     counts

@@ -12,7 +12,7 @@
 //! The decisions a host can observe:
 //! - `uuid` (heartbeat only) is `uuid5(59d6df90-757b-5e91-a80f-50c72fe2dc0e,
 //!   lowercase cluster UID)`; a cluster UID that is not a UUID, or is nil, is
-//!   an `Err` on the heartbeat, while events do not need it.
+//!   a `malformed-input` error on the heartbeat, while events do not need it.
 //! - Kubernetes versions are sent as `vMAJOR.MINOR.PATCH` (suffix after the
 //!   first `-` or `+` removed, a missing `v` added, parts of at most four
 //!   digits), otherwise `Unknown`; Kamaji versions only as `vX.Y.Z`,
@@ -20,6 +20,9 @@
 //! - An update is sent only when the normalised desired version changes.
 //! - The report lists each *present* input field not sent verbatim, by its
 //!   WIT path, with a fixed one-sentence reason and never the value.
+//! - It declares that it reads only the cluster UID, versions, statuses,
+//!   exposure, owner kinds and drivers (contract 0.2.0): the host never hands
+//!   it a name, label, annotation, address or UID of a TCP.
 //!
 //! All logic is plain Rust that builds and tests natively; the component glue
 //! (module `component`) is compiled for `wasm32` only. The host can call
@@ -27,10 +30,10 @@
 //! fuzz targets call the version normalisers of [`versions`] on their own.
 
 mod bindings {
-    //! The types of `kamaji:telemetry@0.1.0`, generated from the frozen WIT.
+    //! The types of `kamaji:telemetry@0.2.0`, generated from the frozen WIT.
     //! They are the data model on every target, so there is no twin of them.
     wit_bindgen::generate!({
-        path: "../wit/0.1.0",
+        path: "../wit/0.2.0",
         world: "telemetry-plugin",
         additional_derives: [PartialEq, Eq],
         default_bindings_module: "crate::bindings",
@@ -52,9 +55,9 @@ pub mod versions;
 mod wire;
 
 pub use bindings::kamaji::telemetry::types::{
-    DataStore, Description, Event, FieldDoc, Fleet, GatewayExposure, IngressExposure, Installation,
-    KeyValue, OwnerReference, Payload, Redaction, RedactionAction, Route, TcpUpdate,
-    TenantControlPlane,
+    DataStore, Description, Event, FieldDoc, Fleet, GatewayExposure, IngressExposure, InputFields,
+    Installation, KeyValue, OwnerReference, Payload, PluginError, Redaction, RedactionAction,
+    Route, TcpUpdate, TenantControlPlane,
 };
 pub use describe::describe;
 
@@ -64,6 +67,17 @@ pub use describe::describe;
 /// the Kubernetes version asked for). An `Err` is a message for the operator
 /// about a malformed input; it never quotes an input value, since operators'
 /// logs are shipped around too.
-pub fn handle(installation: &Installation, event: &Event) -> Result<Option<Payload>, String> {
+pub fn handle(installation: &Installation, event: &Event) -> Result<Option<Payload>, PluginError> {
     routes::build(installation, event)
+}
+
+/// Turns each event into zero or one payload, independently and in order.
+pub fn handle_batch(
+    installation: &Installation,
+    events: &[Event],
+) -> Vec<Result<Option<Payload>, PluginError>> {
+    events
+        .iter()
+        .map(|event| handle(installation, event))
+        .collect()
 }

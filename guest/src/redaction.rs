@@ -251,7 +251,7 @@ impl Report {
             let reason = "Only counted, under the driver's key in datastores.";
             self.push("fleet.data-stores[].driver", Treatment::Normalised(reason));
         }
-        if any(|store| !store.used_by.is_empty()) {
+        if any(|store| store.used_by_count > 0) {
             let reason = "Only the number of entries is sent, as used_by_count, since each entry \
                           names a tenant control plane.";
             self.push("fleet.data-stores[].used-by", Treatment::Normalised(reason));

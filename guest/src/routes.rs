@@ -9,7 +9,9 @@ use crate::redaction::{Report, TcpField, Treatment};
 use crate::status::TcpStatus;
 use crate::versions::{KamajiVersion, KubernetesVersion};
 use crate::wire::{Create, Delete, Platform, Stats, Update};
-use crate::{Event, Fleet, Installation, Payload, Route, TcpUpdate, TenantControlPlane};
+use crate::{
+    Event, Fleet, Installation, Payload, PluginError, Route, TcpUpdate, TenantControlPlane,
+};
 use serde::Serialize;
 
 /// Report paths of the TCP fields, per event.
@@ -20,7 +22,7 @@ const FLEET_TCPS: &str = "fleet.tenant-control-planes[]";
 
 /// Routes an event: heartbeat to `stats`, created to `create`, updated to
 /// `update` (only for a version change), deleted to `delete`.
-pub fn build(installation: &Installation, event: &Event) -> Result<Option<Payload>, String> {
+pub fn build(installation: &Installation, event: &Event) -> Result<Option<Payload>, PluginError> {
     let mut report = Report::default();
     let (route, body) = match event {
         Event::Heartbeat(fleet) => (
@@ -49,8 +51,9 @@ pub fn build(installation: &Installation, event: &Event) -> Result<Option<Payloa
 
 /// Encodes a body. The bodies hold no maps and no floats, so this cannot
 /// fail; should it ever, the host gets an error rather than a trap.
-fn encode(body: &impl Serialize) -> Result<String, String> {
-    serde_json::to_string(body).map_err(|error| format!("could not encode the body: {error}"))
+fn encode(body: &impl Serialize) -> Result<String, PluginError> {
+    serde_json::to_string(body)
+        .map_err(|error| PluginError::Internal(format!("could not encode the body: {error}")))
 }
 
 /// The versions every body starts with, and their report entries.
@@ -69,8 +72,13 @@ const NO_ID_ON_EVENTS: Treatment = Treatment::Dropped(
      linked to an installation.",
 );
 
-fn stats(installation: &Installation, fleet: &Fleet, report: &mut Report) -> Result<Stats, String> {
-    let uuid = InstallationId::derive(&installation.cluster_uid)?;
+fn stats(
+    installation: &Installation,
+    fleet: &Fleet,
+    report: &mut Report,
+) -> Result<Stats, PluginError> {
+    let uuid = InstallationId::derive(&installation.cluster_uid)
+        .map_err(|reason| PluginError::MalformedInput(reason.into()))?;
     let pseudonymised = Treatment::Pseudonymised(
         "Replaced by a name-based UUID (v5) of it, which keeps installations countable but \
          matches no other product's identifier for the cluster.",

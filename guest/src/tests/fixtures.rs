@@ -63,6 +63,7 @@ pub fn data_store(driver: &str, users: usize) -> DataStore {
         used_by: (0..users)
             .map(|i| format!("tenant-acme/k8s-13{i}"))
             .collect(),
+        used_by_count: users as u32,
     }
 }
 

@@ -166,6 +166,7 @@ fn data_store() -> impl Strategy<Value = DataStore> {
         .prop_map(|(name, driver, used_by)| DataStore {
             name,
             driver,
+            used_by_count: used_by.len() as u32,
             used_by,
         })
 }
@@ -249,7 +250,9 @@ fn vocabulary(text: &str) -> bool {
 /// Fails when the event's payload is not valid JSON with its required fields
 /// set, or when a free-text input string appears in its body or report.
 fn check_payload(installation: &Installation, event: &Event) -> Result<(), TestCaseError> {
-    let Some(payload) = handle(installation, event).map_err(TestCaseError::fail)? else {
+    let Some(payload) =
+        handle(installation, event).map_err(|error| TestCaseError::fail(format!("{error:?}")))?
+    else {
         return Ok(());
     };
     let body: serde_json::Value =

@@ -4,7 +4,9 @@ use super::fixtures::{
     body, fleet, identified_tcp, installation, owner, payload, payload_for, required_fields, tcp,
     upgrade,
 };
-use crate::{Event, Fleet, Installation, Route, TcpUpdate, TenantControlPlane, handle};
+use crate::{
+    Event, Fleet, Installation, PluginError, Route, TcpUpdate, TenantControlPlane, handle,
+};
 use serde_json::{Value, json};
 
 fn update(previous: TenantControlPlane, current: TenantControlPlane) -> Event {
@@ -201,7 +203,10 @@ fn heartbeat_with_a_malformed_cluster_uid_is_an_error_without_the_value() {
             cluster_uid: uid.into(),
             ..installation()
         };
-        let err = handle(&malformed, &Event::Heartbeat(fleet())).expect_err(uid);
+        let Err(PluginError::MalformedInput(err)) = handle(&malformed, &Event::Heartbeat(fleet()))
+        else {
+            panic!("{uid}: not a malformed-input error");
+        };
         assert!(err.starts_with("installation.cluster-uid is "), "{err}");
         assert!(uid.is_empty() || !err.contains(uid), "{err}");
     }
