@@ -6,7 +6,6 @@
 //! directly; end-to-end figures run the release binary as a process. Inputs
 //! are generated from a fixed seed (module `inputs`), never committed.
 
-pub mod convert;
 pub mod inputs;
 pub mod measure;
 pub mod process;
@@ -149,7 +148,7 @@ pub fn run_all(context: &Context) -> Vec<report::Section> {
         sections::sandbox_cost::measure(context, &pooled, &on_demand),
         sections::cold_start::measure(context),
     ];
-    let (throughput, end_to_end) = sections::throughput::measure(context, &pooled);
+    let (throughput, end_to_end) = sections::throughput::measure(context);
     sections.push(throughput);
     let (webhook, idle_serve) = sections::webhook::measure(context);
     sections.push(webhook);

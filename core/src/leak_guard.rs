@@ -597,7 +597,7 @@ impl<'de> Visitor<'de> for StringCollector<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{FieldDoc, Fleet, Route};
+    use crate::model::{FieldDoc, Fleet, InputFields, Route};
 
     fn index(body: &str) -> BodyIndex {
         BodyIndex::new(body, &DeclaredWords::default()).expect("a JSON body")
@@ -624,6 +624,8 @@ mod tests {
                 meaning: "One of load_balancer or Ready (see spec.x).".into(),
                 example: "\"acme\"".into(),
             }],
+            reads: InputFields::all(),
+            routes: None,
         };
         let declared = DeclaredWords::of(&description);
         for word in ["kamaji_version", "inner", "load_balancer", "ready", "spec"] {
@@ -690,7 +692,7 @@ mod tests {
         let declared = DeclaredWords::default();
         for (body, line, column) in [("{\"a\": }", 1, 7), ("{} {}", 1, 4), ("", 1, 0)] {
             assert_eq!(
-                find_leak(&declared, &event, &installation, body),
+                find_leak(&declared, std::slice::from_ref(&event), &installation, body),
                 Some(Leak::NotJson { line, column }),
                 "{body:?}"
             );

@@ -105,6 +105,9 @@ pub struct Fleet {
 }
 
 /// What happened.
+// An update holds two TCPs inline, as the contract's variant does: events are
+// built once and passed by reference, so the size of the enum costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Created(TenantControlPlane),

@@ -7,9 +7,11 @@ use kamaji_telemetry::kube::{self, DecodeErrorKind, LimitExceeded};
 use kamaji_telemetry::model::{self as contract, Event};
 use kamaji_telemetry::pipeline::{self, Outcome};
 use kamaji_telemetry::plugin::{CallError, DEFAULT_PLUGIN, Plugin, PluginRuntime, SandboxLimits};
+use kamaji_telemetry::withhold::Shown;
+use kamaji_telemetry_plugin::native;
 use kamaji_telemetry_plugin::versions::{KamajiVersion, KubernetesVersion, UNKNOWN};
 
-use crate::contract::{guest, host};
+use crate::contract::host;
 use crate::kube_json::kube_json;
 use crate::model::Case;
 use crate::oracle::{CaseStrings, copied_input, unexpected_body_string};
@@ -82,16 +84,17 @@ pub fn pipeline(case: &Case) {
         return;
     };
     let installation = host::installation(&case.installation);
-    let native = kamaji_telemetry_plugin::handle(
-        &guest::installation(&case.installation),
-        &guest::event(&case.event),
-    );
+    // The native call is shown what the component is shown.
+    let reads = component().description().reads;
+    let shown = Shown::to(reads, &installation, std::slice::from_ref(&event));
+    let native = native::handle(&shown.installation, &shown.events[0]);
     let outcome = pipeline::run(component(), &installation, &event);
     match (native, outcome) {
         (Ok(None), Outcome::Nothing) => {}
         (Err(native), Outcome::Failed(CallError::Refused(component))) => {
             assert_eq!(
-                native, component,
+                format!("{native:?}"),
+                format!("{component:?}"),
                 "the component and the native plugin disagree"
             )
         }
@@ -127,7 +130,12 @@ fn assert_grammar(body: &str, cluster_uid: &str) {
 pub fn leak_guard(case: &Case, body: &str) {
     let event = host::event(&case.event);
     let installation = host::installation(&case.installation);
-    let leak = find_leak(component().declared_words(), &event, &installation, body);
+    let leak = find_leak(
+        component().declared_words(),
+        std::slice::from_ref(&event),
+        &installation,
+        body,
+    );
     let copied = copied_input(body, &CaseStrings::of(case));
     match (&leak, &copied) {
         (Some(Leak::Value { .. }), Some(_)) | (None, None) => {}

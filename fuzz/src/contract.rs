@@ -1,10 +1,6 @@
-//! The model as the contract's records, in both generated sets of them: the
-//! host's (wasmtime bindgen), which the decoder gives and the leak guard
-//! reads, and the plugin's (wit-bindgen), which its native Rust API takes.
-//!
-//! The two sets are generated from the same WIT, so they have the same names
-//! and shapes: one macro body builds either, depending on which `contract`
-//! module is in scope where it is expanded.
+//! The fuzz model as the host's model, which the decoder gives and the leak
+//! guard reads. (The plugin's native API takes the host's model through
+//! `kamaji_telemetry_plugin::native`.)
 
 use std::collections::BTreeMap;
 
@@ -23,101 +19,90 @@ pub(crate) fn render(text: &Option<Text>) -> Option<String> {
     text.as_ref().map(Text::render)
 }
 
-macro_rules! conversions {
-    () => {
-        use super::*;
-
-        pub fn installation(model: &InstallationModel) -> contract::Installation {
-            contract::Installation {
-                cluster_uid: model.cluster_uid.render(),
-                kamaji_version: model.kamaji_version.render(),
-                kubernetes_version: model.kubernetes_version.render(),
-            }
-        }
-
-        pub fn event(model: &EventModel) -> contract::Event {
-            match model {
-                EventModel::Created(tcp) => contract::Event::Created(tenant_control_plane(tcp)),
-                EventModel::Updated { previous, current } => {
-                    contract::Event::Updated(contract::TcpUpdate {
-                        previous: tenant_control_plane(previous),
-                        current: tenant_control_plane(current),
-                    })
-                }
-                EventModel::Deleted(tcp) => contract::Event::Deleted(tenant_control_plane(tcp)),
-                EventModel::Heartbeat { tcps, data_stores } => {
-                    contract::Event::Heartbeat(contract::Fleet {
-                        tenant_control_planes: tcps.iter().map(tenant_control_plane).collect(),
-                        data_stores: data_stores.iter().map(data_store).collect(),
-                    })
-                }
-            }
-        }
-
-        fn tenant_control_plane(tcp: &TcpModel) -> contract::TenantControlPlane {
-            contract::TenantControlPlane {
-                name: tcp.name.render(),
-                namespace: tcp.namespace.render(),
-                uid: tcp.uid.render(),
-                labels: key_values(&tcp.labels),
-                annotations: key_values(&tcp.annotations),
-                owner_references: tcp.owners.iter().map(owner_reference).collect(),
-                desired_version: render(&tcp.desired_version),
-                installed_version: render(&tcp.installed_version),
-                status: render(&tcp.status),
-                service_type: render(&tcp.service_type),
-                ingress: tcp.ingress.as_ref().map(|(hostname, class_name)| {
-                    contract::IngressExposure {
-                        hostname: render(hostname),
-                        class_name: render(class_name),
-                    }
-                }),
-                gateway: tcp
-                    .gateway
-                    .as_ref()
-                    .map(|hostname| contract::GatewayExposure {
-                        hostname: render(hostname),
-                    }),
-                network_address: render(&tcp.network_address),
-                endpoint: render(&tcp.endpoint),
-                data_store: render(&tcp.data_store),
-            }
-        }
-
-        fn key_values(entries: &[(Text, Text)]) -> Vec<contract::KeyValue> {
-            map_entries(entries)
-                .into_iter()
-                .map(|(key, value)| contract::KeyValue { key, value })
-                .collect()
-        }
-
-        fn owner_reference(owner: &OwnerModel) -> contract::OwnerReference {
-            contract::OwnerReference {
-                api_version: owner.api_version.render(),
-                kind: owner.kind.render(),
-                name: owner.name.render(),
-                uid: owner.uid.render(),
-            }
-        }
-
-        fn data_store(store: &DataStoreModel) -> contract::DataStore {
-            contract::DataStore {
-                name: store.name.render(),
-                driver: store.driver.render(),
-                used_by: store.used_by.iter().map(Text::render).collect(),
-            }
-        }
-    };
-}
-
 /// The host's records.
 pub mod host {
-    use kamaji_telemetry::plugin::bindings as contract;
-    conversions!();
-}
+    use super::*;
+    use kamaji_telemetry::model as contract;
 
-/// The plugin's records.
-pub mod guest {
-    use kamaji_telemetry_plugin as contract;
-    conversions!();
+    pub fn installation(model: &InstallationModel) -> contract::Installation {
+        contract::Installation {
+            cluster_uid: model.cluster_uid.render(),
+            kamaji_version: model.kamaji_version.render(),
+            kubernetes_version: model.kubernetes_version.render(),
+        }
+    }
+
+    pub fn event(model: &EventModel) -> contract::Event {
+        match model {
+            EventModel::Created(tcp) => contract::Event::Created(tenant_control_plane(tcp)),
+            EventModel::Updated { previous, current } => {
+                contract::Event::Updated(contract::TcpUpdate {
+                    previous: tenant_control_plane(previous),
+                    current: tenant_control_plane(current),
+                })
+            }
+            EventModel::Deleted(tcp) => contract::Event::Deleted(tenant_control_plane(tcp)),
+            EventModel::Heartbeat { tcps, data_stores } => {
+                contract::Event::Heartbeat(contract::Fleet {
+                    tenant_control_planes: tcps.iter().map(tenant_control_plane).collect(),
+                    data_stores: data_stores.iter().map(data_store).collect(),
+                })
+            }
+        }
+    }
+
+    fn tenant_control_plane(tcp: &TcpModel) -> contract::TenantControlPlane {
+        contract::TenantControlPlane {
+            name: tcp.name.render(),
+            namespace: tcp.namespace.render(),
+            uid: tcp.uid.render(),
+            labels: key_values(&tcp.labels),
+            annotations: key_values(&tcp.annotations),
+            owner_references: tcp.owners.iter().map(owner_reference).collect(),
+            desired_version: render(&tcp.desired_version),
+            installed_version: render(&tcp.installed_version),
+            status: render(&tcp.status),
+            service_type: render(&tcp.service_type),
+            ingress: tcp
+                .ingress
+                .as_ref()
+                .map(|(hostname, class_name)| contract::IngressExposure {
+                    hostname: render(hostname),
+                    class_name: render(class_name),
+                }),
+            gateway: tcp
+                .gateway
+                .as_ref()
+                .map(|hostname| contract::GatewayExposure {
+                    hostname: render(hostname),
+                }),
+            network_address: render(&tcp.network_address),
+            endpoint: render(&tcp.endpoint),
+            data_store: render(&tcp.data_store),
+        }
+    }
+
+    fn key_values(entries: &[(Text, Text)]) -> Vec<contract::KeyValue> {
+        map_entries(entries)
+            .into_iter()
+            .map(|(key, value)| contract::KeyValue { key, value })
+            .collect()
+    }
+
+    fn owner_reference(owner: &OwnerModel) -> contract::OwnerReference {
+        contract::OwnerReference {
+            api_version: owner.api_version.render(),
+            kind: owner.kind.render(),
+            name: owner.name.render(),
+            uid: owner.uid.render(),
+        }
+    }
+
+    fn data_store(store: &DataStoreModel) -> contract::DataStore {
+        contract::DataStore {
+            name: store.name.render(),
+            driver: store.driver.render(),
+            used_by: store.used_by.iter().map(Text::render).collect(),
+        }
+    }
 }

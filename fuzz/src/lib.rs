@@ -21,7 +21,7 @@ mod model;
 mod oracle;
 
 pub use checks::{default_plugin_words, kube_decode, leak_guard, pipeline, versions};
-pub use contract::{guest, host};
+pub use contract::host;
 pub use kube_json::kube_json;
 pub use model::{
     Case, CopyingBody, DataStoreModel, Disguised, EventModel, InstallationModel, OwnerModel, Part,

@@ -7,7 +7,7 @@
 //! the component through wasmtime in a debug build).
 
 use kamaji_telemetry::leak_guard::{Leak, find_leak};
-use kamaji_telemetry::plugin::bindings as contract;
+use kamaji_telemetry::model as contract;
 use kamaji_telemetry_fuzz::{
     Case, CaseStrings, CopyingBody, DataStoreModel, Disguised, EventModel, InstallationModel,
     OwnerModel, Part, TcpModel, Text, default_plugin_words, host, kube_json, words,
@@ -211,7 +211,12 @@ proptest! {
             serde_json::to_string(&format!("x/{copied}/y")).expect("a JSON string")
         };
         let body = format!(r#"{{"kamaji_version":"v1.0.0","note":{quoted}}}"#);
-        let leak = find_leak(default_plugin_words(), &event, &installation, &body);
+        let leak = find_leak(
+            default_plugin_words(),
+            std::slice::from_ref(&event),
+            &installation,
+            &body,
+        );
         prop_assert!(matches!(leak, Some(Leak::Value { .. })), "{field}: {leak:?} in {body}");
     }
 }
@@ -254,9 +259,9 @@ proptest! {
 
 /// The plugin's native result for a case, as comparable text.
 fn native(case: &Case) -> String {
-    let payload = kamaji_telemetry_plugin::handle(
-        &kamaji_telemetry_fuzz::guest::installation(&case.installation),
-        &kamaji_telemetry_fuzz::guest::event(&case.event),
+    let payload = kamaji_telemetry_plugin::native::handle(
+        &host::installation(&case.installation),
+        &host::event(&case.event),
     );
     format!("{payload:?}")
 }

@@ -45,6 +45,8 @@ mod component;
 mod describe;
 mod fleet;
 mod installation_id;
+#[cfg(feature = "native")]
+pub mod native;
 mod profile;
 mod redaction;
 mod routes;

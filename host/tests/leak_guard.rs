@@ -105,7 +105,12 @@ fn default_plugin_words() -> &'static DeclaredWords {
 }
 
 fn leak_in(event: &Event, body: &str) -> Option<Leak> {
-    find_leak(default_plugin_words(), event, &installation(), body)
+    find_leak(
+        default_plugin_words(),
+        std::slice::from_ref(event),
+        &installation(),
+        body,
+    )
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! The knobs the benchmarks compare (on-demand allocation, a reused
-//! instance) build exactly what the host's own path builds, and keep the
-//! per-call limits.
+//! The knobs the benchmarks compare (on-demand allocation, one event a call
+//! or a batch in one instance) build exactly what the host's own path
+//! builds, and keep the per-call limits.
 
 use std::time::Duration;
 
@@ -26,17 +26,19 @@ fn every_variant_builds_the_same_payloads() {
     .expect("engine");
     let pooled = pooled.load(DEFAULT_PLUGIN).expect("plugin");
     let on_demand = on_demand.load(DEFAULT_PLUGIN).expect("plugin");
-    let mut reused = pooled.instance().expect("instance");
-    for version in ["v1.30.2", "v1.31.0-eks-1", "garbage"] {
-        let event = created(version);
-        let expected = body(pooled.handle(&installation(), &event));
-        assert_eq!(body(on_demand.handle(&installation(), &event)), expected);
-        assert_eq!(body(reused.handle(&installation(), &event)), expected);
+    let events: Vec<_> = ["v1.30.2", "v1.31.0-eks-1", "garbage"].map(created).into();
+    let installation = installation();
+    let batch = pooled.handle_batch(&installation, &events).answers;
+    assert_eq!(batch.len(), events.len());
+    for (event, in_batch) in events.iter().zip(batch) {
+        let expected = body(pooled.handle(&installation, event));
+        assert_eq!(body(on_demand.handle(&installation, event)), expected);
+        assert_eq!(body(in_batch), expected);
     }
 }
 
 #[test]
-fn a_reused_instance_keeps_the_deadline_of_each_call() {
+fn a_batch_that_runs_past_the_deadline_fails_every_event_of_it() {
     let spin = hostile("spin");
     let limits = SandboxLimits {
         deadline: Duration::from_millis(100),
@@ -44,7 +46,10 @@ fn a_reused_instance_keeps_the_deadline_of_each_call() {
     };
     let runtime = PluginRuntime::new(limits, None).expect("engine");
     let plugin = runtime.load(&spin).expect("plugin");
-    let mut instance = plugin.instance().expect("instance");
-    let outcome = instance.handle(&installation(), &created("v1.30.2"));
-    assert!(matches!(outcome, Err(CallError::Timeout(_))), "{outcome:?}");
+    let events = [created("v1.30.2"), created("v1.31.0")];
+    let answers = plugin.handle_batch(&installation(), &events).answers;
+    assert_eq!(answers.len(), 2);
+    for answer in answers {
+        assert!(matches!(answer, Err(CallError::Timeout(_))), "{answer:?}");
+    }
 }

@@ -88,8 +88,12 @@ fn a_trap_fails_only_its_call() {
         .handle(&installation(), &created_event())
         .unwrap_err();
     assert!(matches!(error, CallError::Trap(_)), "got {error:?}");
-    // The same plugin is called again in a fresh store: the trap left nothing behind.
-    assert!(plugin.describe().is_ok());
+    // The same plugin is called again in a fresh store: it traps afresh,
+    // rather than failing to enter an instance that trapped.
+    let again = plugin
+        .handle(&installation(), &created_event())
+        .unwrap_err();
+    assert!(matches!(again, CallError::Trap(_)), "got {again:?}");
     assert_host_goes_on(&runtime);
 }
 
@@ -158,13 +162,39 @@ fn a_component_of_another_world_is_refused() {
 fn a_newer_contract_version_is_refused_by_name() {
     let newer = r#"(component
         (instance $plugin)
-        (export "kamaji:telemetry/plugin@0.2.0" (instance $plugin)))"#;
+        (export "kamaji:telemetry/plugin@0.9.0" (instance $plugin)))"#;
     let error = runtime().load(newer.as_bytes()).err().expect("refused");
     assert!(
-        matches!(&error, LoadError::IncompatibleContract { found } if found == "0.2.0"),
+        matches!(&error, LoadError::IncompatibleContract { found } if found == "0.9.0"),
         "got {error:?}"
     );
-    assert!(error.to_string().contains("0.1.0"), "{error}");
+    assert!(error.to_string().contains("0.1.0, 0.2.0"), "{error}");
+}
+
+#[test]
+fn a_component_of_two_contract_versions_is_refused() {
+    let both = r#"(component
+        (instance $old)
+        (instance $new)
+        (export "kamaji:telemetry/plugin@0.1.0" (instance $old))
+        (export "kamaji:telemetry/plugin@0.2.0" (instance $new)))"#;
+    let error = runtime().load(both.as_bytes()).err().expect("refused");
+    assert!(
+        matches!(&error, LoadError::AmbiguousContract { found } if found == "0.1.0, 0.2.0"),
+        "got {error:?}"
+    );
+}
+
+#[test]
+fn a_component_that_names_a_version_but_lacks_its_functions_is_refused() {
+    let hollow = r#"(component
+        (instance $plugin)
+        (export "kamaji:telemetry/plugin@0.2.0" (instance $plugin)))"#;
+    let error = runtime().load(hollow.as_bytes()).err().expect("refused");
+    assert!(
+        matches!(&error, LoadError::Mismatch { version, .. } if version.as_str() == "0.2.0"),
+        "got {error:?}"
+    );
 }
 
 #[test]
@@ -220,7 +250,6 @@ fn a_wasi_plugin_sees_a_closed_world_no_environment_no_files_no_network() {
         "{:?}",
         plugin.denied_imports()
     );
-    assert!(plugin.describe().is_ok());
     // handle looks around and reports what it found, as a refusal.
     let error = plugin
         .handle(&installation(), &created_event())
@@ -228,6 +257,7 @@ fn a_wasi_plugin_sees_a_closed_world_no_environment_no_files_no_network() {
     let CallError::Refused(found) = &error else {
         panic!("got {error:?}");
     };
+    let found = found.message();
     assert!(found.contains("environment: [];"), "{found}");
     assert!(found.contains("/etc/hostname: refused"), "{found}");
     assert!(found.contains("tcp: refused"), "{found}");

@@ -11,7 +11,7 @@ use crate::inputs::{self, Operation};
 use crate::measure::side_by_side;
 use crate::report::{Row, Section, Target, Unit};
 use crate::stats::paired_ratios;
-use crate::{Context, convert, progress};
+use crate::{Context, progress};
 
 pub fn measure(context: &Context, plugin: &Plugin) -> Section {
     let mut section = Section::new("1. Plugin: wasm against native");
@@ -39,9 +39,8 @@ pub fn measure(context: &Context, plugin: &Plugin) -> Section {
          lowering it into the guest costs the component call",
     );
     section.note(
-        "wasm call: one reused instance, so that instantiation is left out (section 2 has it); \
-         it includes lowering the event into guest memory and lifting the payload; \
-         wasm, fresh instance: the host's own path, a new instance per call",
+        "wasm call: what the host does for each batch: withhold what the plugin did not \
+         declare, a fresh instance, lower the event, run, lift the payload",
     );
     section.note(
         "ratios are taken round by round (paired samples), then summarised; \
@@ -62,9 +61,8 @@ fn compare(context: &Context, plugin: &Plugin, section: &mut Section, case: &Cas
     progress(&format!("plugin speed: {}", case.name));
     let (name, event) = (&case.name, &case.event);
     let installation = inputs::installation();
-    let native_installation = convert::installation(&installation);
-    let native_event = convert::event(event);
-    let mut instance = plugin.instance().expect("the plugin instantiates");
+    let native_installation = guest::native::installation(&installation);
+    let native_event = guest::native::event(event);
     let samples = side_by_side(
         context.plan(case.rounds),
         &mut [
@@ -73,30 +71,25 @@ fn compare(context: &Context, plugin: &Plugin, section: &mut Section, case: &Cas
                     .expect("native handle");
             },
             &mut || {
-                let (i, e) = (convert::installation(&installation), convert::event(event));
-                black_box(guest::handle(&i, &e)).expect("native handle");
-            },
-            &mut || {
-                black_box(instance.handle(&installation, event)).expect("wasm handle");
+                black_box(guest::native::handle(&installation, event)).expect("native handle");
             },
             &mut || {
                 black_box(plugin.handle(&installation, event)).expect("wasm handle");
             },
         ],
     );
-    let [logic, native_call, wasm_call, wasm_fresh] = samples.as_slice() else {
-        unreachable!("four contenders give four series");
+    let [logic, native_call, wasm_call] = samples.as_slice() else {
+        unreachable!("three contenders give three series");
     };
     let unit = time_unit(native_call);
     let rows = [
         ("native logic", logic, unit),
         ("native call (incl. copy)", native_call, unit),
         (
-            "wasm call (incl. lowering)",
+            "wasm call (the host's own)",
             wasm_call,
             time_unit(wasm_call),
         ),
-        ("wasm, fresh instance", wasm_fresh, time_unit(wasm_fresh)),
     ];
     for (contender, samples, unit) in rows {
         section.row(Row::from_samples(

@@ -4,10 +4,9 @@ use std::hint::black_box;
 use std::path::Path;
 
 use kamaji_telemetry::kube;
-use kamaji_telemetry::leak_guard::{self, DeclaredWords};
-use kamaji_telemetry::model::{Event, Installation};
+use kamaji_telemetry::model::Event;
 use kamaji_telemetry::pipeline::Pipeline;
-use kamaji_telemetry::plugin::{InstanceAllocation, Plugin, PluginInstance};
+use kamaji_telemetry::plugin::InstanceAllocation;
 use kamaji_telemetry_e2e::receiver::Receiver;
 
 use crate::inputs::{self, MIXED, Operation};
@@ -33,7 +32,7 @@ pub struct Footprints {
     pub send: Vec<f64>,
 }
 
-pub fn measure(context: &Context, plugin: &Plugin) -> (Section, Footprints) {
+pub fn measure(context: &Context) -> (Section, Footprints) {
     let mut section = Section::new("4. Throughput, end to end");
     let mut footprints = Footprints::default();
     progress("throughput: generating inputs");
@@ -85,7 +84,6 @@ pub fn measure(context: &Context, plugin: &Plugin) -> (Section, Footprints) {
     progress("throughput: preview's loop in process");
     in_process(
         context,
-        plugin,
         &prefix_lines(&admissions, IN_PROCESS),
         &mut section,
     );
@@ -202,31 +200,29 @@ fn send(context: &Context, input: &Path) -> (Vec<Row>, Vec<f64>) {
 }
 
 /// The loop of `preview` (decode, plugin, leak guard) without the process
-/// around it, with a fresh instance per document as the host does, and with
-/// one instance reused for the whole stream, to show what the design costs.
-fn in_process(context: &Context, plugin: &Plugin, stream: &[u8], section: &mut Section) {
-    let installation = inputs::installation();
+/// around it: one event a call, and in batches as the host does.
+fn in_process(context: &Context, stream: &[u8], section: &mut Section) {
     let pipeline = Pipeline::new(
         load_plugin(InstanceAllocation::Pooling),
-        installation.clone(),
+        inputs::installation(),
     );
-    let mut instance = plugin.instance().expect("the plugin instantiates");
     let samples = side_by_side(
         context.plan(7),
         &mut [
             &mut || kube::decode_stream(stream).for_each(|document| drop(black_box(document))),
             &mut || each_event(stream, |event| drop(black_box(pipeline.process(event)))),
             &mut || {
-                each_event(stream, |event| {
-                    reused_pipeline(plugin.declared_words(), &mut instance, &installation, event)
-                })
+                let events: Vec<Event> = kube::decode_stream(stream)
+                    .map(|document| document.expect("generated documents decode").event)
+                    .collect();
+                drop(black_box(pipeline.process_batch(&events)));
             },
         ],
     );
     let figures = [
         "in process, decode only: docs/s",
-        "in process, decode + plugin + leak guard, fresh instance per doc (as the host): docs/s",
-        "in process, decode + plugin + leak guard, one reused instance: docs/s",
+        "in process, decode + plugin + leak guard, one event a call: docs/s",
+        "in process, decode + plugin + leak guard, in batches (as the host): docs/s",
     ];
     for (figure, seconds) in figures.into_iter().zip(&samples) {
         let rates: Vec<f64> = seconds.iter().map(|s| IN_PROCESS as f64 / s).collect();
@@ -237,23 +233,6 @@ fn in_process(context: &Context, plugin: &Plugin, stream: &[u8], section: &mut S
 fn each_event(stream: &[u8], mut f: impl FnMut(&Event)) {
     for document in kube::decode_stream(stream) {
         f(&document.expect("generated documents decode").event);
-    }
-}
-
-/// What `Pipeline::process` does, on a reused instance.
-fn reused_pipeline(
-    declared: &DeclaredWords,
-    instance: &mut PluginInstance<'_>,
-    installation: &Installation,
-    event: &Event,
-) {
-    if let Some(payload) = instance.handle(installation, event).expect("handle") {
-        black_box(leak_guard::find_leak(
-            declared,
-            event,
-            installation,
-            &payload.body,
-        ));
     }
 }
 

@@ -1,13 +1,23 @@
-//! The host's contract types (from wasmtime's bindgen) as the plugin's own
-//! (from wit-bindgen): the same records, generated twice from the same WIT.
+//! The host's model as the plugin's own types, for hosts that call the
+//! plugin's Rust API natively: the benchmarks' native contender and the fuzz
+//! oracle. (Only with the `native` feature.)
 //!
-//! The native contender calls the plugin's Rust API with the plugin's types;
-//! converting into them is a deep copy of every string and list, which stands
-//! in for what the component call does when it lowers an event into the
-//! guest's memory.
+//! Converting is a deep copy of every string and list, which stands in for
+//! what a component call does when it lowers an event into the guest's
+//! memory.
 
-use kamaji_telemetry::plugin::bindings as host;
-use kamaji_telemetry_plugin as guest;
+use kamaji_telemetry_core::model as host;
+
+use crate as guest;
+
+/// [`crate::handle`] on the host's model: what the component gives the host
+/// for the same event, when it is shown the same input.
+pub fn handle(
+    installation: &host::Installation,
+    event: &host::Event,
+) -> Result<Option<guest::Payload>, guest::PluginError> {
+    crate::handle(&self::installation(installation), &self::event(event))
+}
 
 pub fn installation(i: &host::Installation) -> guest::Installation {
     guest::Installation {
@@ -77,10 +87,18 @@ fn owner_reference(owner: &host::OwnerReference) -> guest::OwnerReference {
     }
 }
 
+/// Withheld `used-by` entries are empty strings (see the host's
+/// `DataStore::visible_to`); the contract then passes only the count.
 fn data_store(store: &host::DataStore) -> guest::DataStore {
     guest::DataStore {
         name: store.name.clone(),
         driver: store.driver.clone(),
-        used_by: store.used_by.clone(),
+        used_by: store
+            .used_by
+            .iter()
+            .filter(|user| !user.is_empty())
+            .cloned()
+            .collect(),
+        used_by_count: u32::try_from(store.used_by.len()).unwrap_or(u32::MAX),
     }
 }
