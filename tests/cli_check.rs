@@ -40,11 +40,19 @@ fn the_default_plugin_is_accepted_with_its_costs_and_the_bodies_of_the_inputs() 
     assert!(result.success(), "{result:?}");
     assert_eq!(report["accepted"], true);
     assert_eq!(report["refusal"], Value::Null);
-    assert_eq!(report["contract_version"], "0.1.0");
+    assert_eq!(report["contract_version"], "0.2.0");
+    assert_eq!(
+        report["description"]["routes"],
+        serde_json::json!(["stats", "create", "update", "delete"])
+    );
+    assert_eq!(
+        report["description"]["reads"].as_array().map(Vec::len),
+        Some(6)
+    );
     assert_eq!(report["description"]["name"], "kamaji-telemetry-default");
     assert_eq!(
         report["imports"],
-        serde_json::json!([{"name": "kamaji:telemetry/types@0.1.0", "status": "granted"}])
+        serde_json::json!([{"name": "kamaji:telemetry/types@0.2.0", "status": "granted"}])
     );
     assert_eq!(results(&report), ["payload"; 4]);
     let size = std::fs::metadata(default_plugin())

@@ -143,11 +143,11 @@ fn a_pushed_plugin_pulls_back_identical_by_tag_and_by_digest_in_the_cncf_layout(
     );
     assert_eq!(
         config["component"]["target"],
-        "kamaji:telemetry/telemetry-plugin@0.1.0"
+        "kamaji:telemetry/telemetry-plugin@0.2.0"
     );
     assert_eq!(
         config["component"]["exports"],
-        serde_json::json!(["kamaji:telemetry/plugin@0.1.0"])
+        serde_json::json!(["kamaji:telemetry/plugin@0.2.0"])
     );
     assert!(config["created"].as_str().is_some(), "{config}");
 }

@@ -43,13 +43,13 @@ fn world_items(keyword: &str) -> Vec<String> {
 
 #[test]
 fn imports_only_the_contract_types() {
-    assert_eq!(world_items("import "), ["kamaji:telemetry/types@0.1.0"]);
+    assert_eq!(world_items("import "), ["kamaji:telemetry/types@0.2.0"]);
     assert!(!component_wit().contains("wasi:"));
 }
 
 #[test]
 fn exports_the_plugin_interface() {
-    assert_eq!(world_items("export "), ["kamaji:telemetry/plugin@0.1.0"]);
+    assert_eq!(world_items("export "), ["kamaji:telemetry/plugin@0.2.0"]);
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! `wasmtime run --invoke` calls an export with WAVE-encoded arguments and
 //! prints the WAVE-encoded result. That is the component as any host sees
 //! it, independent of our own host: if these pass, the plugin is a valid
-//! `kamaji:telemetry@0.1.0` component that needs nothing but the contract.
+//! `kamaji:telemetry@0.2.0` component that needs nothing but the contract.
+//! Unlike our host, the CLI withholds nothing: the plugin is handed every
+//! identifying field, and must still send none of them.
 //!
 //! Every TCP passed in carries the identifying values in [`IDENTIFYING`]
 //! (one with quotes and a backslash, to exercise WAVE escaping), and every
@@ -146,6 +148,7 @@ fn data_store(driver: &str) -> String {
         ("name", string(DATA_STORE)),
         ("driver", string(driver)),
         ("used-by", list([string(USED_BY)])),
+        ("used-by-count", "1".into()),
     ])
 }
 
@@ -177,9 +180,22 @@ fn invoke(call: &str) -> String {
     stdout
 }
 
-/// Calls `handle` with the example installation.
+/// Calls `handle-batch` with the example installation and one event, and
+/// returns its one answer.
 fn handle(event: &str) -> String {
-    invoke(&format!("handle({}, {event})", installation(CLUSTER_UID)))
+    one_answer(invoke(&format!(
+        "handle-batch({}, [{event}])",
+        installation(CLUSTER_UID)
+    )))
+}
+
+/// The one answer of a printed batch of one: `[answer]`.
+fn one_answer(output: String) -> String {
+    output
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or_else(|| panic!("not a list of answers: {output}"))
+        .to_owned()
 }
 
 /// Reads a WAVE string literal at the start of `input`: its text, and the
@@ -257,6 +273,9 @@ fn describe_lists_every_field_with_json_examples() {
     let output = invoke("describe()");
     let head = r#"{name: "kamaji-telemetry-default", version: "0.1.0", wire-schema: "kamaji-telemetry/v1", fields: ["#;
     assert!(output.starts_with(head), "{output}");
+    let tail = "reads: {cluster-uid, versions, status, exposure, owner-kinds, drivers}, \
+                routes: [stats, create, update, delete]}";
+    assert!(output.ends_with(tail), "{output}");
     let names: Vec<String> = strings_of(&output, "name")[1..].to_vec();
     assert_eq!(names.len(), 28, "{names:?}");
     for example in strings_of(&output, "example") {
@@ -418,12 +437,12 @@ fn heartbeat_with_a_malformed_cluster_uid_is_an_error() {
         ("tenant-control-planes", list([])),
         ("data-stores", list([])),
     ]);
-    let output = invoke(&format!(
-        "handle({}, heartbeat({fleet}))",
+    let output = one_answer(invoke(&format!(
+        "handle-batch({}, [heartbeat({fleet})])",
         installation("k8s-133-cluster")
-    ));
+    )));
     assert!(
-        output.starts_with("err(\"installation.cluster-uid is not a UUID"),
+        output.starts_with("err(malformed-input(\"installation.cluster-uid is not a UUID"),
         "{output}"
     );
 }

@@ -354,13 +354,17 @@ struct Accounting {
 const EVENT_DROPS: [&str; 3] = ["intake_full", "disabled", "shutdown"];
 const ROUTES: [&str; 4] = ["stats", "create", "update", "delete"];
 const PAYLOAD_DROPS: [&str; 3] = ["queue_full", "opt_out", "shutdown"];
-const PLUGIN_FAILURES: [&str; 6] = [
+const PLUGIN_FAILURES: [&str; 10] = [
     "trap",
     "timeout",
     "memory_cap",
     "output_cap",
-    "refused",
     "instantiate",
+    "answer_count",
+    "malformed_input",
+    "unsupported_event",
+    "internal",
+    "untyped",
 ];
 
 fn by_label(

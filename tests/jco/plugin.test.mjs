@@ -32,8 +32,18 @@ function tcp(overrides = {}) {
   };
 }
 
+// One event through `handle-batch`: a result inside a list is an object
+// ({ tag: 'ok' | 'err', val }), not a throw.
+function handle(installation, event) {
+  const answers = plugin.handleBatch(installation, [event]);
+  assert.equal(answers.length, 1);
+  return answers[0];
+}
+
 function body(event) {
-  const payload = plugin.handle(installation, event);
+  const answer = handle(installation, event);
+  assert.equal(answer.tag, 'ok', JSON.stringify(answer));
+  const payload = answer.val;
   assert.ok(payload, 'a payload');
   for (const secret of ['tenant-zeta-prod', 'customer-zeta', 'payments-zeta', '10.20.30.40', 'zeta-etcd', installation.clusterUid]) {
     assert.ok(!payload.body.includes(secret), `${secret} must not leave the cluster`);
@@ -46,6 +56,9 @@ test('describe names the plugin and documents its fields', () => {
   assert.equal(description.name, 'kamaji-telemetry-default');
   assert.equal(description.wireSchema, 'kamaji-telemetry/v1');
   assert.ok(description.fields.some((field) => field.name === 'uuid' && field.route === 'stats'));
+  assert.deepEqual(description.routes, ['stats', 'create', 'update', 'delete']);
+  assert.equal(description.reads.identity, false);
+  assert.equal(description.reads.versions, true);
 });
 
 test('created', () => {
@@ -64,7 +77,7 @@ test('updated with a version change', () => {
 });
 
 test('updated without a version change gives nothing', () => {
-  assert.equal(plugin.handle(installation, { tag: 'updated', val: { previous: tcp(), current: tcp() } }), undefined);
+  assert.deepEqual(handle(installation, { tag: 'updated', val: { previous: tcp(), current: tcp() } }), { tag: 'ok', val: undefined });
 });
 
 test('deleted', () => {
@@ -77,7 +90,7 @@ test('deleted', () => {
 test('heartbeat', () => {
   const fleet = {
     tenantControlPlanes: [tcp({ status: 'Ready' }), tcp({ status: 'Sleeping' })],
-    dataStores: [{ name: 'zeta-etcd', driver: 'etcd', usedBy: ['customer-zeta/tenant-zeta-prod'] }],
+    dataStores: [{ name: 'zeta-etcd', driver: 'etcd', usedBy: ['customer-zeta/tenant-zeta-prod'], usedByCount: 1 }],
   };
   const { route, body: stats } = body({ tag: 'heartbeat', val: fleet });
   assert.equal(route, 'stats');
@@ -89,8 +102,8 @@ test('heartbeat', () => {
 
 test('a malformed cluster UID is a clear error', () => {
   const fleet = { tenantControlPlanes: [], dataStores: [] };
-  assert.throws(
-    () => plugin.handle({ ...installation, clusterUid: 'not-a-uid' }, { tag: 'heartbeat', val: fleet }),
-    (error) => String(error.payload ?? error).includes('not a UUID'),
-  );
+  const answer = handle({ ...installation, clusterUid: 'not-a-uid' }, { tag: 'heartbeat', val: fleet });
+  assert.equal(answer.tag, 'err');
+  assert.equal(answer.val.tag, 'malformed-input');
+  assert.ok(answer.val.val.includes('not a UUID'), answer.val.val);
 });
