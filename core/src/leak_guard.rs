@@ -597,7 +597,7 @@ impl<'de> Visitor<'de> for StringCollector<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{FieldDoc, Fleet, InputFields, Route};
+    use crate::model::{FieldDoc, Fleet, InputFields, Route, TenantControlPlane};
 
     fn index(body: &str) -> BodyIndex {
         BodyIndex::new(body, &DeclaredWords::default()).expect("a JSON body")
@@ -697,5 +697,33 @@ mod tests {
                 "{body:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_body_is_checked_against_every_event_of_its_batch() {
+        let tcp = |name: &str, status: &str| TenantControlPlane {
+            name: name.into(),
+            status: Some(status.into()),
+            ..TenantControlPlane::default()
+        };
+        let batch = [
+            Event::Created(tcp("acme-prod", "Ready")),
+            Event::Created(tcp("Sleeping", "Upgrading")),
+            Event::Deleted(tcp("zeta-dev", "Sleeping")),
+        ];
+        let installation = Installation::default();
+        let declared = DeclaredWords::default();
+        let leak = |body: &str| find_leak(&declared, &batch, &installation, body);
+        // The second event's body carries the first event's name.
+        assert_eq!(
+            leak(r#"{"note": "after acme-prod"}"#),
+            Some(Leak::Value {
+                field: "tenant-control-plane.name"
+            })
+        );
+        // A name that is exactly a status of some event of the batch is let
+        // through: the body may carry that status.
+        assert_eq!(leak(r#"{"status": "Sleeping"}"#), None);
+        assert_eq!(leak(r#"{"status": "Upgrading"}"#), None);
     }
 }

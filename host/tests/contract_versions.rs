@@ -148,3 +148,14 @@ fn the_new_build_is_never_shown_an_identifying_string() {
     assert!(report(&old).contains(&"tenant-control-plane.name".to_owned()));
     assert!(!report(&new).contains(&"tenant-control-plane.name".to_owned()));
 }
+
+#[test]
+fn an_old_plugin_is_shown_everything_and_a_copy_is_still_blocked() {
+    let runtime = PluginRuntime::new(SandboxLimits::default(), None).expect("an engine");
+    let leaky = runtime.load(&common::hostile("leak")).expect("it loads");
+    assert_eq!(leaky.contract(), ContractVersion::V0_1_0);
+    let events = [created("v1.30.2"), created("v1.31.0")];
+    for outcome in pipeline::run_batch(&leaky, &installation(), &events) {
+        assert!(matches!(outcome, Outcome::Blocked(_)), "{outcome:?}");
+    }
+}
