@@ -134,9 +134,23 @@ test: plugins lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js $(DOCKER_REGISTRY
 	cargo test --workspace
 	npm test --prefix $(JCO_DIR) --silent
 
-# Builds the release binary, then measures it and the library side by side and
-# prints one table (BENCHMARKS.md). KAMAJI_BENCH_QUICK=1 for a quick smoke run.
-bench: plugin
+# Kamaji's own Go telemetry path (bench/anchors, stdlib only), the anchor the
+# benchmarks compare against, built with Debian's Go; no module is fetched.
+GO := /usr/bin/go
+ANCHORS := target/anchors/go-baseline target/anchors/go-receiver
+
+$(GO):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go
+
+target/anchors/%: bench/anchors/%/main.go bench/anchors/%/go.mod | $(GO)
+	@mkdir -p target/anchors
+	cd bench/anchors/$* && GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off $(GO) build -o $(CURDIR)/$@ .
+
+# Builds the release binary, then measures it and the library side by side
+# with the Go anchor and prints one table (BENCHMARKS.md).
+# KAMAJI_BENCH_QUICK=1 for a quick smoke run.
+bench: plugin $(ANCHORS)
 	cargo build --release -p kamaji-telemetry
 	KAMAJI_TELEMETRY_BIN=$(CURDIR)/target/release/kamaji-telemetry cargo bench -p kamaji-telemetry-bench
 

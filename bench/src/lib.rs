@@ -31,6 +31,8 @@ pub const BINARY_ENV: &str = "KAMAJI_TELEMETRY_BIN";
 /// What every section needs: where things are, and how long to measure.
 pub struct Context {
     pub quick: bool,
+    /// The workspace root.
+    pub root: PathBuf,
     /// The release `kamaji-telemetry` binary.
     pub binary: PathBuf,
     /// This crate's `kamaji-bench-launch`, which runs every measured process.
@@ -62,6 +64,7 @@ impl Context {
             binary,
             launcher: launcher.to_path_buf(),
             plugin_file: root.join("target/components/kamaji-telemetry-plugin.wasm"),
+            root,
             scratch: tempfile::Builder::new()
                 .prefix("kamaji-bench-")
                 .tempdir()
@@ -157,6 +160,7 @@ pub fn run_all(context: &Context) -> Vec<report::Section> {
         &end_to_end,
         idle_serve,
     ));
+    sections.push(sections::go_anchor::measure(context));
     sections
 }
 

@@ -2,6 +2,7 @@
 
 pub mod cold_start;
 pub mod footprint;
+pub mod go_anchor;
 pub mod plugin_speed;
 pub mod sandbox_cost;
 pub mod throughput;
