@@ -26,12 +26,13 @@ HOST_BIN := target/debug/kamaji-telemetry
 GUEST_SOURCES := $(shell find guest wit -type f) Cargo.toml
 HOSTILE_SOURCES := $(shell find tests/plugins/hostile -type f 2>/dev/null) $(shell find wit -type f)
 
-.PHONY: help setup plugin plugins build run test lint fmt docs bench fuzz soak image clean
+.PHONY: help setup plugin plugins build run test lint fmt docs bench fuzz soak image clean web web-test
 
 help:
 	@echo "make run    build everything and send the sample inputs to a local receiver"
 	@echo "make test   run every test (installs what it needs first)"
 	@echo "make plugin build the default plugin: $(PLUGIN)"
+	@echo "make web    build the static preview page into target/web/"
 	@echo "make bench  run the benchmarks"
 	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 300)"
 	@echo "make soak   run the chaos soak of serve for SOAK_SECONDS (default 600)"
@@ -129,10 +130,53 @@ $(DOCKER_REGISTRY):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry
 
-test: plugins lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js $(DOCKER_REGISTRY)
+test: plugins lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js $(DOCKER_REGISTRY) web $(CHROMIUM) $(WEB_TEST_DEPS)
 	cargo build -p kamaji-telemetry
 	cargo test --workspace
 	npm test --prefix $(JCO_DIR) --silent
+	npm test --prefix web/test --silent
+
+# The preview page (web/): kamaji-telemetry-core as a second component
+# (web/core-bindings, wit-bindgen), and the default plugin from the very file
+# the host embeds, both transpiled by jco; web/build.mjs puts them, the page
+# and jco's own transpiler (for plugins dropped on the page) in target/web/.
+WEB_CORE := $(PLUGIN_DIR)/kamaji-telemetry-web-core.wasm
+WEB_CORE_SOURCES := $(shell find core web/core-bindings -type f) Cargo.toml
+WEB_SOURCES := $(shell find web/static samples -type f) web/build.mjs
+WEB_BUILD := target/web-build
+WEB := target/web/index.html
+
+web: $(WEB)
+
+$(WEB_CORE): $(WEB_CORE_SOURCES) | setup
+	cargo build --quiet -p kamaji-telemetry-web-core --target $(WASM_TARGET) --profile plugin
+	@mkdir -p $(PLUGIN_DIR)
+	wasm-tools component new target/$(WASM_TARGET)/plugin/kamaji_telemetry_web_core.wasm -o $@
+
+$(WEB): $(PLUGIN) $(WEB_CORE) $(WEB_SOURCES) | setup
+	rm -rf $(WEB_BUILD)
+	$(JCO) transpile $(WEB_CORE) -o $(WEB_BUILD)/core --name core --instantiation async --no-typescript --quiet
+	$(JCO) transpile $(PLUGIN) -o $(WEB_BUILD)/plugin --name plugin --instantiation async --no-typescript --quiet
+	node web/build.mjs $(WEB_BUILD) $(JCO_DIR)/node_modules target/web
+
+# The page's test runs in Debian's Chromium, driven by puppeteer-core (pinned
+# by web/test/package-lock.json; it downloads no browser).
+CHROMIUM := /usr/bin/chromium
+WEB_TEST_DEPS := web/test/node_modules/.package-lock.json
+
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+$(WEB_TEST_DEPS): web/test/package.json web/test/package-lock.json
+	npm ci --prefix web/test --silent --no-audit --no-fund
+	@touch $@
+
+# The page in a real browser: its bodies against the CLI's, a hostile plugin,
+# the 0.1.0 fixture, every request it makes; screenshots in target/web-test/.
+web-test: plugins web $(CHROMIUM) $(WEB_TEST_DEPS)
+	cargo build --quiet -p kamaji-telemetry
+	npm test --prefix web/test --silent
 
 # Kamaji's own Go telemetry path (bench/anchors, stdlib only), the anchor the
 # benchmarks compare against, built with Debian's Go; no module is fetched.
