@@ -193,6 +193,15 @@ async function runNow() {
   runs += 1;
   const run = runs;
   setStatus('running', 'Running…');
+  try {
+    await runInput(run);
+  } catch (error) {
+    $('#status').dataset.run = String(run);
+    setStatus('error', `Failed: ${error.message}`);
+  }
+}
+
+async function runInput(run) {
   const text = $('#input').value;
   const outcomes = [];
   const problems = [];
@@ -233,6 +242,12 @@ function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+// A dotted name as <code>, with a line break allowed after each dot (<wbr>).
+function breakable(name) {
+  const parts = name.split(/(?<=\.)/);
+  return el('code', {}, ...parts.flatMap((part, i) => (i ? [el('wbr'), part] : [part])));
+}
+
 function pretty(body) {
   try {
     return JSON.stringify(JSON.parse(body), null, 2);
@@ -258,7 +273,7 @@ function render(outcomes, problems) {
       ? el('table', {},
         el('thead', {}, el('tr', {}, el('th', { textContent: 'field' }), el('th', { textContent: 'action' }), el('th', { textContent: 'reason' }))),
         el('tbody', {}, ...outcome.redactions.map((r) => el('tr', {},
-          el('td', {}, el('code', { textContent: r.field })),
+          el('td', {}, breakable(r.field)),
           el('td', { class: `action-${r.action}`, textContent: r.action }),
           el('td', { textContent: r.reason })))))
       : el('p', { class: 'muted', textContent: 'Nothing redacted.' });
@@ -307,7 +322,7 @@ function renderPlugin() {
     declared.replaceChildren(el('p', { class: 'muted', textContent: `Contract ${d.contract} has no declarations: the plugin is shown every input field and may send to any route.` }));
   }
   $('#fields tbody').replaceChildren(...d.fields.map((field) => el('tr', {},
-    el('td', {}, el('code', { textContent: field.name })),
+    el('td', {}, breakable(field.name)),
     el('td', {}, el('code', { textContent: field.route })),
     el('td', {}, el('code', { textContent: field.example })),
     el('td', { textContent: field.meaning }))));

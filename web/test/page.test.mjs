@@ -311,6 +311,7 @@ test('screenshots at laptop and phone widths', async () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `${name}: no horizontal scrolling (${overflow}px too wide)`);
     await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+    await page.screenshot({ path: join(out, `${name}-top.png`) });
     await page.close();
   }
 });

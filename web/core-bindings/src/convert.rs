@@ -95,7 +95,9 @@ pub fn lift_description(contract: Contract, value: &Value) -> Result<Description
             let flags = value.get("reads").ok_or("reads is missing")?;
             let reads = InputFields::GROUPS
                 .iter()
-                .filter(|(_, name, _)| flags.get(camel(name)).and_then(Value::as_bool) == Some(true))
+                .filter(|(_, name, _)| {
+                    flags.get(camel(name)).and_then(Value::as_bool) == Some(true)
+                })
                 .fold(InputFields::empty(), |reads, (group, _, _)| reads | *group);
             let routes = value
                 .get("routes")
@@ -212,10 +214,7 @@ pub fn lift_answer(answer: &Value) -> Result<Option<Payload>, String> {
         Some("ok") => lift_payload(val)
             .map(Some)
             .map_err(|error| format!("the plugin returned a malformed payload: {error}")),
-        Some("err") => Err(format!(
-            "the plugin refused the event: {}",
-            lift_error(val)
-        )),
+        Some("err") => Err(format!("the plugin refused the event: {}", lift_error(val))),
         Some("failed") => Err(val.as_str().unwrap_or("the call failed").to_owned()),
         _ => Err("the plugin gave an answer of no known shape".to_owned()),
     }

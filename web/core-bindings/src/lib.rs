@@ -217,7 +217,9 @@ impl Session {
                 })).collect::<Vec<_>>(),
                 "line": line,
             }),
-            Err(error) => json!({"outcome": "failed", "message": format!("cannot print the payload: {error}")}),
+            Err(error) => {
+                json!({"outcome": "failed", "message": format!("cannot print the payload: {error}")})
+            }
         }
     }
 }

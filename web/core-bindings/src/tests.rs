@@ -74,7 +74,10 @@ fn bad_documents_are_worded_as_the_cli_words_them() {
             .unwrap()
             .starts_with("document 1 (line ")
     );
-    assert_eq!(session.decode(b"")[0]["message"], "no Kubernetes document in it");
+    assert_eq!(
+        session.decode(b"")[0]["message"],
+        "no Kubernetes document in it"
+    );
 }
 
 #[test]
