@@ -36,7 +36,14 @@ pub struct Session {
     installation: Installation,
     /// What the plugin was shown in each batch: the leak guard checks the
     /// bodies against it, as the host's pipeline does.
-    batches: RefCell<Vec<(Installation, Vec<Event>, Vec<usize>)>>,
+    batches: RefCell<Vec<Batch>>,
+}
+
+/// A batch as the plugin was shown it, and the documents its events came from.
+struct Batch {
+    installation: Installation,
+    events: Vec<Event>,
+    documents: Vec<usize>,
 }
 
 impl Session {
@@ -148,14 +155,22 @@ impl Session {
                 .map(|event| convert::lower_event(self.contract, event))
                 .collect::<Vec<_>>(),
         });
-        batches.push((installation, events, numbers));
+        batches.push(Batch {
+            installation,
+            events,
+            documents: numbers,
+        });
         value
     }
 
     /// The outcome of each answer of batch `batch`, after the leak guard.
     pub fn guard(&self, batch: u32, answers: &str) -> Result<Value, String> {
         let batches = self.batches.borrow();
-        let (installation, events, numbers) = usize::try_from(batch)
+        let Batch {
+            installation,
+            events,
+            documents: numbers,
+        } = usize::try_from(batch)
             .ok()
             .and_then(|batch| batches.get(batch))
             .ok_or_else(|| format!("no batch {batch}"))?;
