@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use kamaji_telemetry::agent::{Refusal, SelfTestCall, self_test_calls, self_test_result};
+use kamaji_telemetry::model::Payload;
 use kamaji_telemetry::pipeline::Pipeline;
 use kamaji_telemetry::plugin::contract::PLUGIN_INTERFACE;
 use kamaji_telemetry::plugin::{
@@ -191,7 +192,7 @@ fn examine(report: &mut Report, plugin: Plugin, args: &CheckArgs) -> anyhow::Res
     }
     let sources = input::open_sources(&args.inputs)?;
     let pipeline = Pipeline::new(plugin, args.installation.installation());
-    input::process_all(&pipeline, sources, |label, payload| {
+    input::process_all(&pipeline, sources, |label: &str, payload: Payload| {
         report.inputs.push(BodyLine {
             input: label.to_owned(),
             route: payload.route.as_str(),

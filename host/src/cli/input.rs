@@ -67,18 +67,35 @@ impl Totals {
     }
 }
 
+/// Where the payloads of a run go.
+pub trait PayloadSink {
+    /// One payload, with its document's label.
+    fn payload(&mut self, label: &str, payload: Payload);
+
+    /// A batch is done and no more input is decoded yet: a sink that buffers
+    /// hands on what it holds now, so that a reader of an endless stream sees
+    /// each payload as soon as its document is complete.
+    fn batch_done(&mut self) {}
+}
+
+impl<F: FnMut(&str, Payload)> PayloadSink for F {
+    fn payload(&mut self, label: &str, payload: Payload) {
+        self(label, payload);
+    }
+}
+
 /// Runs every document of every source through the pipeline as it is read,
-/// hands each payload to `on_payload` with the document's label, and reports
+/// hands each payload to `sink` with the document's label, and reports
 /// problems on stderr as they happen.
 pub fn process_all(
     pipeline: &Pipeline,
     sources: Vec<Source>,
-    mut on_payload: impl FnMut(&str, Payload),
+    mut sink: impl PayloadSink,
 ) -> Totals {
     let mut totals = Totals::default();
     for source in sources {
         let label = source.label.clone();
-        if process_source(pipeline, source, &mut totals, &mut on_payload) == 0 {
+        if process_source(pipeline, source, &mut totals, &mut sink) == 0 {
             eprintln!("error: {label}: no Kubernetes document in it");
             totals.bad_documents += 1;
         }
@@ -91,7 +108,7 @@ fn process_source(
     pipeline: &Pipeline,
     source: Source,
     totals: &mut Totals,
-    on_payload: &mut impl FnMut(&str, Payload),
+    sink: &mut impl PayloadSink,
 ) -> usize {
     let Source { label, input } = source;
     std::thread::scope(|scope| {
@@ -107,7 +124,7 @@ fn process_source(
             pipeline,
             label: &label,
             totals,
-            on_payload,
+            sink,
             batch: Vec::new(),
         };
         batcher.run(&documents)
@@ -115,16 +132,16 @@ fn process_source(
 }
 
 /// Gathers decoded events into batches and reports each document's fate.
-struct Batcher<'a, F> {
+struct Batcher<'a, S> {
     pipeline: &'a Pipeline,
     label: &'a str,
     totals: &'a mut Totals,
-    on_payload: &'a mut F,
+    sink: &'a mut S,
     /// Events with their labels, waiting for the plugin.
     batch: Vec<(String, Event)>,
 }
 
-impl<F: FnMut(&str, Payload)> Batcher<'_, F> {
+impl<S: PayloadSink> Batcher<'_, S> {
     /// Takes documents until the source ends; returns how many there were.
     fn run(&mut self, documents: &Receiver<Result<DecodedDocument, DecodeError>>) -> usize {
         let mut count = 0;
@@ -170,13 +187,14 @@ impl<F: FnMut(&str, Payload)> Batcher<'_, F> {
         for (label, outcome) in labels.iter().zip(outcomes) {
             self.report(label, outcome);
         }
+        self.sink.batch_done();
     }
 
     fn report(&mut self, label: &str, outcome: Outcome) {
         match outcome {
             Outcome::Ready(payload) => {
                 self.totals.payloads += 1;
-                (self.on_payload)(label, payload);
+                self.sink.payload(label, payload);
             }
             Outcome::Nothing => self.totals.nothing += 1,
             Outcome::Blocked(leak) => {

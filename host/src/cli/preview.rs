@@ -8,7 +8,7 @@ use clap::Args;
 use kamaji_telemetry::model::Payload;
 use kamaji_telemetry::pipeline::Pipeline;
 
-use super::input::{self, Totals};
+use super::input::{self, PayloadSink, Totals};
 use super::{GlobalArgs, InstallationArgs, OutputFormat};
 use kamaji_telemetry::payload_line::payload_line;
 
@@ -32,22 +32,17 @@ pub struct PreviewArgs {
 pub fn run(global: &GlobalArgs, args: PreviewArgs) -> anyhow::Result<ExitCode> {
     let sources = input::open_sources(&args.inputs)?;
     let pipeline = Pipeline::new(global.load_plugin()?, args.installation.installation());
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut write_error = None;
-    let totals = input::process_all(&pipeline, sources, |label, payload| {
-        if write_error.is_none() {
-            // Flushed at once: a reader of an endless `kubectl get -w` pipe
-            // sees each payload as soon as its document is complete.
-            write_error = write_payload(&mut out, args.output, label, &payload)
-                .and_then(|()| out.flush())
-                .err();
-        }
-    });
-    if let Some(error) = write_error {
+    let mut printer = Printer {
+        out: std::io::BufWriter::new(std::io::stdout().lock()),
+        format: args.output,
+        error: None,
+    };
+    let totals = input::process_all(&pipeline, sources, &mut printer);
+    if let Some(error) = printer.error {
         return Err(anyhow::Error::new(error).context("cannot write the preview"));
     }
-    out.flush()?;
-    drop(out);
+    printer.out.flush()?;
+    drop(printer);
     if args.output == OutputFormat::Text {
         eprintln!("{}", summary(&totals));
     }
@@ -56,6 +51,30 @@ pub fn run(global: &GlobalArgs, args: PreviewArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Prints payloads as they come, flushed after each batch: a reader of an
+/// endless `kubectl get -w` pipe sees each payload as soon as its document is
+/// complete, and a file's thousands of payloads cost a write per batch, not
+/// one each. The first write error stops the printing.
+struct Printer<W: Write> {
+    out: W,
+    format: OutputFormat,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> PayloadSink for &mut Printer<W> {
+    fn payload(&mut self, label: &str, payload: Payload) {
+        if self.error.is_none() {
+            self.error = write_payload(&mut self.out, self.format, label, &payload).err();
+        }
+    }
+
+    fn batch_done(&mut self) {
+        if self.error.is_none() {
+            self.error = self.out.flush().err();
+        }
+    }
 }
 
 fn write_payload(

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use kamaji_telemetry::agent::LocalMode;
 use kamaji_telemetry::local_mode::LocalRecorder;
+use kamaji_telemetry::model::Payload;
 use kamaji_telemetry::optout;
 use kamaji_telemetry::pipeline::Pipeline;
 use kamaji_telemetry::plugin::Plugin;
@@ -156,7 +157,7 @@ pub fn run(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let queue = runtime
         .block_on(async { DeliveryQueue::start(transport, args.delivery.queue_capacity) })?;
-    let totals = input::process_all(&pipeline, sources, |label, payload| {
+    let totals = input::process_all(&pipeline, sources, |label: &str, payload: Payload| {
         if let Err(dropped) = queue.try_enqueue(payload.route.as_str(), payload.body.into_bytes()) {
             eprintln!("dropped: {label}: {dropped}");
         }
@@ -182,15 +183,18 @@ fn record(
     let pipeline = Pipeline::new(plugin, args.installation.installation());
     let mut recorded = 0;
     let mut unrecorded = 0;
-    let totals = input::process_all(&pipeline, sources, |label, payload| {
-        match recorder.record(&payload, SystemTime::now()) {
-            Ok(()) => recorded += 1,
-            Err(error) => {
-                eprintln!("error: {label}: {error}");
-                unrecorded += 1;
-            }
-        }
-    });
+    let totals =
+        input::process_all(
+            &pipeline,
+            sources,
+            |label: &str, payload: Payload| match recorder.record(&payload, SystemTime::now()) {
+                Ok(()) => recorded += 1,
+                Err(error) => {
+                    eprintln!("error: {label}: {error}");
+                    unrecorded += 1;
+                }
+            },
+        );
     println!(
         "local mode: recorded {recorded} payloads in {} (nothing sent), not recorded {unrecorded}, blocked {}, plugin errors {}, bad documents {}",
         local.dir.display(),
