@@ -101,14 +101,20 @@ pub fn pipeline(case: &Case) {
         (Ok(Some(native)), Outcome::Ready(payload)) => {
             assert_same_payload(&native, &payload);
             assert_grammar(&payload.body, &installation.cluster_uid);
-            if let Some(copied) = copied_input(&payload.body, &CaseStrings::of(case)) {
+            // Only what the plugin was shown can have been copied.
+            let shown = CaseStrings::of_input(&shown.installation, &shown.events[0]);
+            if let Some(copied) = copied_input(&payload.body, &shown) {
                 panic!("the leak guard let {copied:?} through: {}", payload.body);
             }
         }
         (Ok(Some(native)), Outcome::Blocked(leak)) => {
             assert_grammar(&native.body, &installation.cluster_uid);
             assert!(
-                copied_input(&native.body, &CaseStrings::of(case)).is_some(),
+                copied_input(
+                    &native.body,
+                    &CaseStrings::of_input(&shown.installation, &shown.events[0])
+                )
+                .is_some(),
                 "the leak guard blocked a body that carries no input ({leak}): {}",
                 native.body
             );

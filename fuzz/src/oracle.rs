@@ -14,7 +14,10 @@ use kamaji_telemetry_plugin::versions::{KamajiVersion, KubernetesVersion};
 use serde_json::Value;
 
 use crate::checks::component;
-use crate::model::{Case, EventModel, TcpModel, Text};
+use kamaji_telemetry::model::{Event, Installation, TenantControlPlane};
+
+use crate::contract::host;
+use crate::model::Case;
 
 /// The words the default plugin declares (the segments of its field names
 /// and the words of their meanings), lower-cased and sorted.
@@ -88,77 +91,91 @@ pub struct CaseStrings {
 }
 
 impl CaseStrings {
+    /// The strings of a case, as the host decodes it.
     pub fn of(case: &Case) -> Self {
+        Self::of_input(
+            &host::installation(&case.installation),
+            &host::event(&case.event),
+        )
+    }
+
+    /// The strings of an installation and an event of the host's model: all
+    /// of them, or what a plugin was shown of them.
+    pub fn of_input(installation: &Installation, event: &Event) -> Self {
         let mut strings = CaseStrings::default();
-        strings
-            .identifying
-            .push(case.installation.cluster_uid.render());
+        strings.identifying.push(installation.cluster_uid.clone());
         strings.non_identifying.extend([
-            case.installation.kamaji_version.render(),
-            case.installation.kubernetes_version.render(),
+            installation.kamaji_version.clone(),
+            installation.kubernetes_version.clone(),
         ]);
-        match &case.event {
-            EventModel::Created(tcp) | EventModel::Deleted(tcp) => strings.add_tcp(tcp),
-            EventModel::Updated { previous, current } => {
-                strings.add_tcp(previous);
-                strings.add_tcp(current);
+        match event {
+            Event::Created(tcp) | Event::Deleted(tcp) => strings.add_tcp(tcp),
+            Event::Updated(update) => {
+                strings.add_tcp(&update.previous);
+                strings.add_tcp(&update.current);
             }
-            EventModel::Heartbeat { tcps, data_stores } => {
-                tcps.iter().for_each(|tcp| strings.add_tcp(tcp));
-                for store in data_stores {
-                    strings.identifying.push(store.name.render());
-                    strings
-                        .identifying
-                        .extend(store.used_by.iter().map(Text::render));
-                    strings.non_identifying.push(store.driver.render());
+            Event::Heartbeat(fleet) => {
+                fleet
+                    .tenant_control_planes
+                    .iter()
+                    .for_each(|tcp| strings.add_tcp(tcp));
+                for store in &fleet.data_stores {
+                    strings.identifying.push(store.name.clone());
+                    strings.identifying.extend(store.used_by.iter().cloned());
+                    strings.non_identifying.push(store.driver.clone());
                 }
             }
         }
         strings
     }
 
-    fn add_tcp(&mut self, tcp: &TcpModel) {
-        let identifying = [&tcp.name, &tcp.namespace, &tcp.uid]
-            .into_iter()
-            .chain(
-                tcp.labels
-                    .iter()
-                    .chain(&tcp.annotations)
-                    .flat_map(|(k, v)| [k, v]),
-            )
-            .chain(
-                tcp.owners
-                    .iter()
-                    .flat_map(|owner| [&owner.name, &owner.uid]),
-            )
-            .chain(
-                tcp.ingress
-                    .iter()
-                    .filter_map(|(hostname, _)| hostname.as_ref()),
-            )
-            .chain(tcp.gateway.iter().flatten())
-            .chain(
-                [&tcp.network_address, &tcp.endpoint, &tcp.data_store]
-                    .into_iter()
-                    .flatten(),
-            );
-        self.identifying.extend(identifying.map(Text::render));
-        let non_identifying = [
+    fn add_tcp(&mut self, tcp: &TenantControlPlane) {
+        self.identifying
+            .extend([&tcp.name, &tcp.namespace, &tcp.uid].map(String::clone));
+        for pair in tcp.labels.iter().chain(&tcp.annotations) {
+            self.identifying
+                .extend([pair.key.clone(), pair.value.clone()]);
+        }
+        for owner in &tcp.owner_references {
+            self.identifying
+                .extend([owner.name.clone(), owner.uid.clone()]);
+            self.non_identifying
+                .extend([owner.kind.clone(), owner.api_version.clone()]);
+        }
+        let hostnames = [
+            tcp.ingress
+                .as_ref()
+                .and_then(|ingress| ingress.hostname.as_ref()),
+            tcp.gateway
+                .as_ref()
+                .and_then(|gateway| gateway.hostname.as_ref()),
+        ];
+        let addresses = [&tcp.network_address, &tcp.endpoint, &tcp.data_store];
+        self.identifying.extend(
+            hostnames
+                .into_iter()
+                .chain(addresses.into_iter().map(Option::as_ref))
+                .flatten()
+                .cloned(),
+        );
+        let class = tcp
+            .ingress
+            .as_ref()
+            .and_then(|ingress| ingress.class_name.as_ref());
+        let versions = [
             &tcp.desired_version,
             &tcp.installed_version,
             &tcp.status,
             &tcp.service_type,
-        ]
-        .into_iter()
-        .flatten()
-        .chain(tcp.ingress.iter().filter_map(|(_, class)| class.as_ref()))
-        .chain(
-            tcp.owners
-                .iter()
-                .flat_map(|owner| [&owner.kind, &owner.api_version]),
+        ];
+        self.non_identifying.extend(
+            versions
+                .into_iter()
+                .map(Option::as_ref)
+                .chain([class])
+                .flatten()
+                .cloned(),
         );
-        self.non_identifying
-            .extend(non_identifying.map(Text::render));
     }
 }
 

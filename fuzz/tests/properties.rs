@@ -429,11 +429,13 @@ fn kube_json_of_a_case_is_one_admission_review() {
 
 /// Found by the property above: an ingress hostname `v1.30.2` on a TCP whose
 /// previous version was asked for as `1.30.2`, which the plugin sends as
-/// `v1.30.2`. Nothing tells the hostname from a copy of it, so the body is
-/// blocked, and the naive reading of the rule agrees (a version-shaped name
-/// is a name: issue 14).
+/// `v1.30.2`. A version-shaped name is a name (issue 14), and a plugin shown
+/// the hostname would have its body blocked. The default plugin declares that
+/// it does not read addresses (contract 0.2.0): it is never shown the
+/// hostname, so its body cannot copy it and goes, and the naive reading of
+/// the rule, over what the plugin was shown, agrees.
 #[test]
-fn a_hostname_that_spells_a_sent_version_blocks_the_body() {
+fn a_hostname_the_plugin_is_not_shown_cannot_block_the_version_it_spells() {
     let tcp = |desired: Option<&str>, hostname: Option<&str>| TcpModel {
         name: Text(vec![]),
         namespace: Text(vec![]),

@@ -142,6 +142,7 @@ fn stub_denied_imports(
     component: &Component,
 ) -> wasmtime::Result<()> {
     let component_type = component.component_type();
+    let shared = shared_profile_resources(engine, &component_type);
     for (name, item) in component_type.imports(engine) {
         if ImportStatus::of(name) != ImportStatus::Denied {
             continue;
@@ -150,13 +151,70 @@ fn stub_denied_imports(
             ComponentItem::ComponentInstance(instance) => {
                 let mut stubs = linker.instance(name)?;
                 for (export, item) in instance.exports(engine) {
-                    stub(&mut stubs, export, &format!("{name}#{export}"), &item.ty)?;
+                    match shared_host_type(&shared, &item.ty) {
+                        // A type the interface `use`s from the closed profile
+                        // (wasi:http's streams are wasi:io's): it must be the
+                        // profile's own, or the import does not match.
+                        Some(host) => stubs.resource(export, host, |_, _| Ok(()))?,
+                        None => stub(&mut stubs, export, &format!("{name}#{export}"), &item.ty)?,
+                    }
                 }
             }
             item => stub(&mut linker.root(), name, name, &item)?,
         }
     }
     Ok(())
+}
+
+/// The resources of `wasi:io` that the component imports, each with the host
+/// type the closed profile (wasmtime-wasi) defines it as.
+fn shared_profile_resources(
+    engine: &Engine,
+    component_type: &wasmtime::component::types::Component,
+) -> Vec<(ResourceType, ResourceType)> {
+    let mut shared = Vec::new();
+    for (name, item) in component_type.imports(engine) {
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
+            continue;
+        };
+        if !name.starts_with("wasi:io/") {
+            continue;
+        }
+        for (export, item) in instance.exports(engine) {
+            if let (ComponentItem::Resource(resource), Some(host)) =
+                (item.ty, wasi_io_host_type(export))
+            {
+                shared.push((resource, host));
+            }
+        }
+    }
+    shared
+}
+
+fn wasi_io_host_type(resource: &str) -> Option<ResourceType> {
+    use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, IoError};
+    Some(match resource {
+        "input-stream" => ResourceType::host::<DynInputStream>(),
+        "output-stream" => ResourceType::host::<DynOutputStream>(),
+        "pollable" => ResourceType::host::<DynPollable>(),
+        "error" => ResourceType::host::<IoError>(),
+        _ => return None,
+    })
+}
+
+/// The profile's host type of `item`, when it is a resource that the
+/// component imports from `wasi:io` too.
+fn shared_host_type(
+    shared: &[(ResourceType, ResourceType)],
+    item: &ComponentItem,
+) -> Option<ResourceType> {
+    let ComponentItem::Resource(resource) = item else {
+        return None;
+    };
+    shared
+        .iter()
+        .find(|(imported, _)| imported == resource)
+        .map(|(_, host)| *host)
 }
 
 /// A function that traps naming `full_name`, or a resource nothing can make.
