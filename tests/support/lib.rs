@@ -59,6 +59,18 @@ pub fn hostile_plugin(kind: &str) -> PathBuf {
     )
 }
 
+/// One of the example plugins of PLUGINS.md (`rust`, `js` or `python`), built
+/// by `make examples` (which `make test` runs first).
+pub fn example_plugin(language: &str) -> PathBuf {
+    let path = workspace_root().join(format!("target/components/example-{language}.wasm"));
+    assert!(
+        path.exists(),
+        "{} not found: run `make examples` (or `make test`), which builds it",
+        path.display()
+    );
+    path
+}
+
 /// The official wasmtime CLI, installed by `make setup`.
 pub fn wasmtime_cli() -> PathBuf {
     artefact("WASMTIME", ".tools/bin/wasmtime")
