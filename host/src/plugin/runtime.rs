@@ -18,6 +18,9 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// instance; a host runs few calls concurrently, so this is generous.
 const POOLED_INSTANCES: u32 = 64;
 
+/// Idle pool slots that keep their memory warm for the next instance.
+const WARM_SLOTS: u32 = 4;
+
 /// The memory of a pool slot that stays mapped between instances: more than
 /// a lifecycle event touches (stack, data, a small heap).
 const KEEP_RESIDENT_MEMORY: usize = 1 << 20;
@@ -113,6 +116,11 @@ fn pool(limits: &SandboxLimits) -> PoolingAllocationConfig {
     // took a create event from about 35 to 20 µs (BENCHMARKS.md). Without
     // it, keeping pages means rewriting the whole kept region, which costs
     // more than the faults it saves.
+    // Reuse the slots already warm rather than cycle through cold ones: with
+    // wasmtime's default (100, more than the pool has) every slot is used in
+    // turn and keeps its resident pages, up to 64 MiB of RSS for a process
+    // that never runs more than a call or two at once.
+    pool.max_unused_warm_slots(WARM_SLOTS);
     if PoolingAllocationConfig::is_pagemap_scan_available() {
         pool.pagemap_scan(Enabled::Yes)
             .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
