@@ -127,6 +127,15 @@ pub enum Leak {
     NotJson { line: usize, column: usize },
 }
 
+impl Leak {
+    fn not_json(error: &serde_json::Error) -> Self {
+        Leak::NotJson {
+            line: error.line(),
+            column: error.column(),
+        }
+    }
+}
+
 /// The first identifying string of the events or the installation that the
 /// body contains, by the rule of the module docs, given the words the plugin
 /// that built the body declared.
@@ -143,21 +152,13 @@ pub fn find_leak(
 ) -> Option<Leak> {
     let index = match BodyIndex::new(body, declared) {
         Ok(index) => index,
-        Err(error) => {
-            return Some(Leak::NotJson {
-                line: error.line(),
-                column: error.column(),
-            });
-        }
+        Err(error) => return Some(Leak::not_json(&error)),
     };
-    let mut search = Search {
-        index: &index,
-        whole_strings: None,
-        exempt: None,
-        needle: String::new(),
-    };
+    let mut search = Search::of(&index);
     let found = for_each_input(events, installation, &mut |input| match input {
-        Input::Identifying(field, value) if search.finds(value, events, installation) => {
+        Input::Identifying(field, value)
+            if search.finds(value, || non_identifying_values(events, installation)) =>
+        {
             ControlFlow::Break(field)
         }
         _ => ControlFlow::Continue(()),
@@ -165,6 +166,55 @@ pub fn find_leak(
     match found {
         ControlFlow::Break(field) => Some(Leak::Value { field }),
         ControlFlow::Continue(()) => None,
+    }
+}
+
+/// The input strings of a batch, gathered once for all of its bodies: the
+/// bodies of a batch of n events are then searched in n times the strings,
+/// not n². Empty strings identify nothing and are left out, so a plugin shown
+/// only a few fields costs only their search.
+#[derive(Debug)]
+pub struct BatchInputs<'a> {
+    identifying: Vec<(&'static str, &'a str)>,
+    non_identifying: Vec<&'a str>,
+}
+
+impl<'a> BatchInputs<'a> {
+    pub fn of(events: &'a [Event], installation: &'a Installation) -> Self {
+        let mut inputs = BatchInputs {
+            identifying: Vec::new(),
+            non_identifying: Vec::new(),
+        };
+        let _ = for_each_input::<()>(events, installation, &mut |input| {
+            match input {
+                Input::Identifying(field, value) if !value.trim().is_empty() => {
+                    inputs.identifying.push((field, value));
+                }
+                Input::Identifying(..) => {}
+                Input::NonIdentifying(value) => inputs.non_identifying.push(value),
+            }
+            ControlFlow::Continue(())
+        });
+        inputs
+    }
+
+    /// [`find_leak`] of `body` against these inputs.
+    pub fn find_leak(&self, declared: &DeclaredWords, body: &str) -> Option<Leak> {
+        let index = match BodyIndex::new(body, declared) {
+            Ok(index) => index,
+            Err(error) => return Some(Leak::not_json(&error)),
+        };
+        let mut search = Search::of(&index);
+        let exempt = || {
+            self.non_identifying
+                .iter()
+                .map(|value| value.trim().to_lowercase())
+                .collect()
+        };
+        self.identifying
+            .iter()
+            .find(|(_, value)| search.finds(value, exempt))
+            .map(|(field, _)| Leak::Value { field })
     }
 }
 
@@ -181,7 +231,16 @@ struct Search<'i> {
 }
 
 impl<'i> Search<'i> {
-    fn finds(&mut self, value: &str, events: &[Event], installation: &Installation) -> bool {
+    fn of(index: &'i BodyIndex) -> Self {
+        Search {
+            index,
+            whole_strings: None,
+            exempt: None,
+            needle: String::new(),
+        }
+    }
+
+    fn finds(&mut self, value: &str, exempt: impl FnOnce() -> HashSet<String>) -> bool {
         let value = value.trim();
         // The cheap test first: most strings are ruled out by it. It folds
         // ASCII case only, so other strings are lower-cased before it, and
@@ -209,7 +268,7 @@ impl<'i> Search<'i> {
         present
             && !self
                 .exempt
-                .get_or_insert_with(|| non_identifying_values(events, installation))
+                .get_or_insert_with(exempt)
                 .contains(&self.needle)
     }
 }
@@ -243,10 +302,10 @@ enum Input<'a> {
 }
 
 /// Calls `visit` with every string of the input, until it breaks.
-fn for_each_input<B>(
-    events: &[Event],
-    installation: &Installation,
-    visit: &mut impl FnMut(Input<'_>) -> ControlFlow<B>,
+fn for_each_input<'a, B>(
+    events: &'a [Event],
+    installation: &'a Installation,
+    visit: &mut impl FnMut(Input<'a>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
     visit(Input::Identifying(
         "installation.cluster-uid",
@@ -259,9 +318,9 @@ fn for_each_input<B>(
         .try_for_each(|event| event_inputs(event, visit))
 }
 
-fn event_inputs<B>(
-    event: &Event,
-    visit: &mut impl FnMut(Input<'_>) -> ControlFlow<B>,
+fn event_inputs<'a, B>(
+    event: &'a Event,
+    visit: &mut impl FnMut(Input<'a>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
     match event {
         Event::Created(tcp) | Event::Deleted(tcp) => tenant_control_plane_inputs(tcp, visit),
@@ -281,9 +340,9 @@ fn event_inputs<B>(
     }
 }
 
-fn tenant_control_plane_inputs<B>(
-    tcp: &TenantControlPlane,
-    visit: &mut impl FnMut(Input<'_>) -> ControlFlow<B>,
+fn tenant_control_plane_inputs<'a, B>(
+    tcp: &'a TenantControlPlane,
+    visit: &mut impl FnMut(Input<'a>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
     use Input::{Identifying, NonIdentifying};
     visit(Identifying("tenant-control-plane.name", &tcp.name))?;
@@ -351,9 +410,9 @@ fn tenant_control_plane_inputs<B>(
     ControlFlow::Continue(())
 }
 
-fn data_store_inputs<B>(
-    data_store: &DataStore,
-    visit: &mut impl FnMut(Input<'_>) -> ControlFlow<B>,
+fn data_store_inputs<'a, B>(
+    data_store: &'a DataStore,
+    visit: &mut impl FnMut(Input<'a>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
     visit(Input::Identifying("data-store.name", &data_store.name))?;
     visit(Input::NonIdentifying(&data_store.driver))?;
@@ -713,7 +772,12 @@ mod tests {
         ];
         let installation = Installation::default();
         let declared = DeclaredWords::default();
-        let leak = |body: &str| find_leak(&declared, &batch, &installation, body);
+        let gathered = BatchInputs::of(&batch, &installation);
+        let leak = |body: &str| {
+            let found = find_leak(&declared, &batch, &installation, body);
+            assert_eq!(found, gathered.find_leak(&declared, body), "{body}");
+            found
+        };
         // The second event's body carries the first event's name.
         assert_eq!(
             leak(r#"{"note": "after acme-prod"}"#),

@@ -15,7 +15,7 @@ use crate::contract::host;
 use crate::kube_json::kube_json;
 use crate::model::Case;
 use crate::oracle::{CaseStrings, copied_input, unexpected_body_string};
-use kamaji_telemetry::leak_guard::{DeclaredWords, Leak, find_leak};
+use kamaji_telemetry::leak_guard::{BatchInputs, DeclaredWords, Leak, find_leak};
 
 /// Arbitrary bytes as a Kubernetes stream and as a webhook body: no panic,
 /// the stream makes progress, and every error points inside the input.
@@ -152,6 +152,11 @@ pub fn leak_guard(case: &Case, body: &str) {
         &installation,
         body,
     );
+    // The gathered form the pipeline uses for batches finds the same.
+    let events = std::slice::from_ref(&event);
+    let gathered =
+        BatchInputs::of(events, &installation).find_leak(component().declared_words(), body);
+    assert_eq!(leak, gathered, "the gathered search disagrees");
     let copied = copied_input(body, &CaseStrings::of(case));
     match (&leak, &copied) {
         (Some(Leak::Value { .. }), Some(_)) | (None, None) => {}

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::leak_guard::{self, Leak};
+use crate::leak_guard::{self, BatchInputs, Leak};
 use crate::model::{Event, Installation, Payload};
 use crate::plugin::{BatchRun, CallError, Plugin};
 
@@ -98,17 +98,20 @@ pub fn run_batch(plugin: &Plugin, installation: &Installation, events: &[Event])
 /// is checked against what the plugin was shown of every event of the batch.
 pub fn guard(plugin: &Plugin, run: BatchRun<'_>) -> Vec<Outcome> {
     let BatchRun { shown, answers, .. } = run;
+    let declared = plugin.declared_words();
+    // A batch of one (a heartbeat's whole fleet, say) is searched as it
+    // stands; a larger one has its strings gathered once for all its bodies.
+    let gathered = (answers.len() > 1).then(|| BatchInputs::of(&shown.events, &shown.installation));
+    let find_leak = |body: &str| match &gathered {
+        Some(inputs) => inputs.find_leak(declared, body),
+        None => leak_guard::find_leak(declared, &shown.events, &shown.installation, body),
+    };
     answers
         .into_iter()
         .map(|answer| match answer {
             Err(error) => Outcome::Failed(error),
             Ok(None) => Outcome::Nothing,
-            Ok(Some(payload)) => match leak_guard::find_leak(
-                plugin.declared_words(),
-                &shown.events,
-                &shown.installation,
-                &payload.body,
-            ) {
+            Ok(Some(payload)) => match find_leak(&payload.body) {
                 Some(leak) => Outcome::Blocked(leak),
                 None => Outcome::Ready(payload),
             },
