@@ -165,6 +165,14 @@ fn check(language: &str, plugin: &Path) {
             "name": format!("example-{language}"),
             "version": "0.1.0",
             "wire_schema": "kamaji-telemetry-example/v1",
+            // Contract 0.1.0 declares nothing: such a plugin is shown every
+            // field and may send to any route.
+            "reads": [
+                "cluster-uid", "versions", "status", "exposure", "identity", "labels",
+                "annotations", "owner-kinds", "owner-identity", "addresses",
+                "data-store-names", "drivers", "used-by"
+            ],
+            "routes": null,
         }),
         "{language}"
     );

@@ -1,6 +1,11 @@
 //! The leak guard: before anything is sent, the host checks that the body
-//! carries none of the identifying strings it passed in for that event, so a
-//! body that does is blocked, whatever plugin built it.
+//! carries none of the identifying strings it passed in, so a body that does
+//! is blocked, whatever plugin built it.
+//!
+//! "Passed in" means what the plugin was shown ([`crate::withhold`]) of every
+//! event of the call that built the body: a plugin handed a batch could carry
+//! one event's name into another event's body, and a field it never saw it
+//! cannot copy.
 //!
 //! # Identifying strings
 //!
