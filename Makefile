@@ -19,6 +19,12 @@ COMPONENTIZE_PY_WHEEL := componentize-py==0.25.1
 IMAGE ?= ghcr.io/clastix/kamaji-telemetry:v0.1.0
 WASM_TARGET := wasm32-unknown-unknown
 
+# The page's test runs in Debian's Chromium, driven by puppeteer-core (pinned
+# by web/test/package-lock.json; it downloads no browser). Defined up here:
+# make reads a rule's prerequisites where the rule stands.
+CHROMIUM := /usr/bin/chromium
+WEB_TEST_DEPS := web/test/node_modules/.package-lock.json
+
 PLUGIN_DIR := target/components
 PLUGIN := $(PLUGIN_DIR)/kamaji-telemetry-plugin.wasm
 HOSTILE_KINDS := spin grow trap leak quiet silent wasi
@@ -206,11 +212,6 @@ $(WEB): $(PLUGIN) $(WEB_CORE) $(WEB_SOURCES) | setup
 	$(JCO) transpile $(WEB_CORE) -o $(WEB_BUILD)/core --name core --instantiation async --no-typescript --quiet
 	$(JCO) transpile $(PLUGIN) -o $(WEB_BUILD)/plugin --name plugin --instantiation async --no-typescript --quiet
 	node web/build.mjs $(WEB_BUILD) $(JCO_DIR)/node_modules target/web
-
-# The page's test runs in Debian's Chromium, driven by puppeteer-core (pinned
-# by web/test/package-lock.json; it downloads no browser).
-CHROMIUM := /usr/bin/chromium
-WEB_TEST_DEPS := web/test/node_modules/.package-lock.json
 
 $(CHROMIUM):
 	apt-get update -qq
