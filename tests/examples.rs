@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use kamaji_telemetry_e2e::agent::{Agent, eventually};
 use kamaji_telemetry_e2e::example_plugin;
-use kamaji_telemetry_e2e::host::{Run, host_command, run, run_with_stdin, sample};
+use kamaji_telemetry_e2e::host::{Run, WEBHOOK_SERVE, host_command, run, run_with_stdin, sample};
 use kamaji_telemetry_e2e::receiver::Receiver;
 use serde_json::{Value, json};
 
@@ -248,17 +248,10 @@ fn check(language: &str, plugin: &Path) {
 fn serve(language: &str, plugin: &Path) {
     let receiver = Receiver::start();
     let mut command = with_plugin(plugin);
-    command.args([
-        "serve",
-        "--events",
-        "webhook",
-        "--fleet-from",
-        "post",
-        "--listen",
-        "127.0.0.1:0",
-        "--endpoint",
-    ]);
-    command.arg(receiver.url());
+    command
+        .args(WEBHOOK_SERVE)
+        .arg("--endpoint")
+        .arg(receiver.url());
     let agent = Agent::start(command);
     for name in SAMPLES.iter().take(3) {
         let review = std::fs::read(sample(name)).expect("a sample");

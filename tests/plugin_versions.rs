@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kamaji_telemetry_e2e::agent::{Agent, eventually};
-use kamaji_telemetry_e2e::host::{host_command, run, sample};
+use kamaji_telemetry_e2e::host::{WEBHOOK_SERVE, host_command, run, sample};
 use kamaji_telemetry_e2e::receiver::Receiver;
 use kamaji_telemetry_e2e::{default_plugin, workspace_root};
 use serde_json::{Value, json};
@@ -106,18 +106,8 @@ fn serve_swaps_from_the_new_contract_to_the_old_and_back() {
     let receiver = Receiver::start();
     let mut command = host_command();
     command
-        .args([
-            "serve",
-            "--events",
-            "webhook",
-            "--fleet-from",
-            "post",
-            "--listen",
-            "127.0.0.1:0",
-            "--watch-interval",
-            "100ms",
-            "--endpoint",
-        ])
+        .args(WEBHOOK_SERVE)
+        .args(["--watch-interval", "100ms", "--endpoint"])
         .arg(receiver.url())
         .arg("--plugin")
         .arg(&plugin);

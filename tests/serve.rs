@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kamaji_telemetry_e2e::agent::{Agent, eventually};
-use kamaji_telemetry_e2e::host::{host_command, run, sample};
+use kamaji_telemetry_e2e::host::{WEBHOOK_SERVE, host_command, run, sample};
 use kamaji_telemetry_e2e::receiver::{Received, Receiver, Reply};
 use kamaji_telemetry_e2e::{default_plugin, hostile_plugin, plugin_variant};
 use serde_json::{Value, json};
@@ -22,17 +22,10 @@ const SOON: Duration = Duration::from_secs(60);
 /// short retries and fast file polling.
 fn serve(receiver: &Receiver) -> Command {
     let mut command = host_command();
-    command.args([
-        "serve",
-        "--events",
-        "webhook",
-        "--fleet-from",
-        "post",
-        "--listen",
-        "127.0.0.1:0",
-        "--endpoint",
-    ]);
-    command.arg(receiver.url());
+    command
+        .args(WEBHOOK_SERVE)
+        .arg("--endpoint")
+        .arg(receiver.url());
     command.args([
         "--watch-interval",
         "100ms",

@@ -90,6 +90,18 @@ pub fn run(mut command: Command) -> Run {
     command.output().expect("run the host binary").into()
 }
 
+/// `serve` as most tests run it: AdmissionReviews by webhook, fleets by POST
+/// (no cluster), on an ephemeral loopback port. `--endpoint` follows.
+pub const WEBHOOK_SERVE: [&str; 7] = [
+    "serve",
+    "--events",
+    "webhook",
+    "--fleet-from",
+    "post",
+    "--listen",
+    "127.0.0.1:0",
+];
+
 /// A file under `samples/`.
 pub fn sample(name: &str) -> std::path::PathBuf {
     workspace_root().join("samples").join(name)

@@ -7,6 +7,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use kamaji_telemetry_e2e::host::WEBHOOK_SERVE;
 use kamaji_telemetry_e2e::receiver::Receiver;
 
 use crate::inputs::{self, MIXED};
@@ -82,18 +83,11 @@ struct Agent {
 
 impl Agent {
     fn start(context: &Context, endpoint: &str) -> Result<Self, String> {
-        let mut command = context.host("serve", Some(&context.warm_cache()));
+        let (serve, options) = WEBHOOK_SERVE.split_first().expect("serve and its options");
+        let mut command = context.host(serve, Some(&context.warm_cache()));
         command
-            .args([
-                "--events",
-                "webhook",
-                "--fleet-from",
-                "post",
-                "--listen",
-                "127.0.0.1:0",
-                "--endpoint",
-                endpoint,
-            ])
+            .args(options)
+            .args(["--endpoint", endpoint])
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         let mut child = command
