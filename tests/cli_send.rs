@@ -1,5 +1,6 @@
 //! `kamaji-telemetry send` against a real HTTP server on loopback: routes,
-//! bodies and headers, retries, rejections, and a backend that is down.
+//! bodies and headers, retries, rejections, a backend that is down, and many
+//! payloads delivered at once.
 
 use std::time::Duration;
 
@@ -46,7 +47,10 @@ const EXPECTED: [(&str, &str, &str); 4] = [
 fn every_route_receives_exactly_the_expected_body_and_headers() {
     let receiver = Receiver::start();
     let inputs: Vec<&str> = EXPECTED.iter().map(|(file, _, _)| *file).collect();
-    let result = run(send_to(&receiver.url(), &inputs));
+    // One at a time: what arrives, in what order, over how many connections.
+    let mut command = send_to(&receiver.url(), &inputs);
+    command.args(["--max-in-flight", "1"]);
+    let result = run(command);
     assert!(result.success(), "{result:?}");
     assert!(
         result
@@ -158,4 +162,69 @@ fn stdin_works_as_input() {
     let result = kamaji_telemetry_e2e::host::run_with_stdin(command, &input);
     assert!(result.success(), "{result:?}");
     assert_eq!(receiver.requests().len(), 1);
+}
+
+#[test]
+fn many_payloads_arrive_exactly_once_over_a_few_connections() {
+    // Every answer takes 50 ms, longer than building a payload takes: the
+    // requests pile up to the limit (the default allows 8 at once), each one
+    // beyond the first on a connection of its own, whatever the speed of the
+    // machine.
+    let slow = Reply::status(200).delayed(Duration::from_millis(50));
+    let receiver = Receiver::scripted(vec![slow; 300]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (input, mut expected) = creations(dir.path(), 300);
+    let mut command = send_to(&receiver.url(), &[]);
+    command.arg(&input);
+    let result = run(command);
+    assert!(result.success(), "{result:?}");
+    assert!(
+        result.stdout.contains("sent 300, retried 0, dropped 0"),
+        "{}",
+        result.stdout
+    );
+
+    let requests = receiver.requests();
+    assert!(requests.iter().all(|request| request.path == "/create"));
+    let mut versions: Vec<String> = requests
+        .iter()
+        .map(|request| {
+            request.json()["tcp_version"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    versions.sort();
+    expected.sort();
+    assert_eq!(versions, expected, "every payload exactly once");
+    assert!(receiver.connections() > 1, "payloads went out side by side");
+    // The bound is on requests, not connections: the client's pool takes a
+    // connection back a moment after its answer, so a request starting in
+    // that moment may open one more, which the pool then keeps.
+    let peak = receiver.peak_concurrency();
+    assert!(
+        (2..=8).contains(&peak),
+        "{peak} requests at once: more than one, at most --max-in-flight's default"
+    );
+}
+
+/// `count` creations of the sample's TCP, one compact document a line, each
+/// with a version of its own so that its payload can be told apart. Returns
+/// the file and the `tcp_version` each payload must carry.
+fn creations(dir: &std::path::Path, count: usize) -> (std::path::PathBuf, Vec<String>) {
+    let sample = std::fs::read(sample("admission-create.json")).expect("read the sample");
+    let mut review: serde_json::Value = serde_json::from_slice(&sample).expect("sample is JSON");
+    let mut lines = String::new();
+    let mut versions = Vec::new();
+    for n in 0..count {
+        let version = format!("v1.31.{n}");
+        review["request"]["object"]["spec"]["kubernetes"]["version"] = version.clone().into();
+        lines.push_str(&review.to_string());
+        lines.push('\n');
+        versions.push(version);
+    }
+    let path = dir.join("creations.json");
+    std::fs::write(&path, lines).expect("write the input");
+    (path, versions)
 }

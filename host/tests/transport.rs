@@ -6,6 +6,7 @@
 //! machine running them may be slow and busy.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,6 +27,10 @@ const ROUTES: [&str; 4] = ["stats", "create", "update", "delete"];
 const LIMIT: usize = 4096;
 /// Longer than any test: a request that never gets its answer.
 const HANG: Duration = Duration::from_secs(120);
+/// One delivery at a time: in order, over one connection.
+const SEQUENTIAL: NonZeroUsize = NonZeroUsize::MIN;
+/// Deliveries at once in the concurrency tests.
+const FOUR: NonZeroUsize = NonZeroUsize::new(4).unwrap();
 
 // ---------------------------------------------------------------- server --
 
@@ -75,6 +80,11 @@ struct ServerState {
     /// Request n gets `script[n]`; the last entry repeats.
     script: Vec<Reply>,
     seen: Mutex<Vec<Seen>>,
+    /// When set, each request is held until this many are held together.
+    gate: Option<tokio::sync::Barrier>,
+    /// Requests being handled now, and the most there ever were.
+    active: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 struct Server {
@@ -85,10 +95,22 @@ struct Server {
 
 impl Server {
     async fn start(script: Vec<Reply>) -> Self {
+        Self::with_gate(script, None).await
+    }
+
+    /// Answers no request before `n` of them are at the server at once.
+    async fn gated(script: Vec<Reply>, n: usize) -> Self {
+        Self::with_gate(script, Some(tokio::sync::Barrier::new(n))).await
+    }
+
+    async fn with_gate(script: Vec<Reply>, gate: Option<tokio::sync::Barrier>) -> Self {
         assert!(!script.is_empty());
         let state = Arc::new(ServerState {
             script,
             seen: Mutex::default(),
+            gate,
+            active: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
         });
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&connections);
@@ -120,9 +142,24 @@ impl Server {
     fn requests(&self) -> usize {
         self.state.seen.lock().unwrap().len()
     }
+
+    /// The most requests the server was handling at once.
+    fn peak(&self) -> usize {
+        self.state.peak.load(Ordering::SeqCst)
+    }
 }
 
 async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Response {
+    let active = state.active.fetch_add(1, Ordering::SeqCst) + 1;
+    state.peak.fetch_max(active, Ordering::SeqCst);
+    let response = answer(&state, request).await;
+    // Before the response leaves: the client cannot start its next request
+    // while this one still counts as active.
+    state.active.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+async fn answer(state: &ServerState, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let header = |name| {
         parts
@@ -146,6 +183,9 @@ async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Resp
         log.push(seen);
         log.len() - 1
     };
+    if let Some(gate) = &state.gate {
+        gate.wait().await;
+    }
     let reply = state.script[index.min(state.script.len() - 1)].clone();
     tokio::time::sleep(reply.delay).await;
     let mut response = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
@@ -497,7 +537,7 @@ async fn response_detail_is_made_printable() {
 #[tokio::test]
 async fn queue_delivers_in_order_over_one_connection() {
     let server = Server::start(vec![reply(200)]).await;
-    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 16).unwrap();
+    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 16, SEQUENTIAL).unwrap();
     let sent: Vec<(&str, Vec<u8>)> = (0..8)
         .map(|n| (ROUTES[n % 4], payload(ROUTES[n % 4], n)))
         .collect();
@@ -527,7 +567,7 @@ async fn queue_delivers_in_order_over_one_connection() {
 async fn full_queue_drops_counts_and_never_blocks() {
     // Every request hangs: nothing leaves the queue during the test.
     let server = Server::start(vec![reply(200).after(HANG)]).await;
-    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 2).unwrap();
+    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 2, SEQUENTIAL).unwrap();
     let started = Instant::now();
     let verdicts: Vec<Result<(), Dropped>> = (0..1_000)
         .map(|n| queue.try_enqueue("stats", payload("stats", n)))
@@ -555,7 +595,7 @@ async fn full_queue_drops_counts_and_never_blocks() {
 #[tokio::test]
 async fn flush_and_close_report_leftovers() {
     let server = Server::start(vec![reply(200).after(HANG)]).await;
-    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10).unwrap();
+    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10, SEQUENTIAL).unwrap();
     let handle = queue.handle();
     for n in 0..3 {
         handle.try_enqueue("create", payload("create", n)).unwrap();
@@ -586,7 +626,7 @@ async fn flush_and_close_report_leftovers() {
 #[tokio::test]
 async fn close_delivers_what_is_queued_before_the_deadline() {
     let server = Server::start(vec![reply(200).after(Duration::from_millis(50))]).await;
-    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10).unwrap();
+    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10, SEQUENTIAL).unwrap();
     for n in 0..5 {
         queue.try_enqueue("stats", payload("stats", n)).unwrap();
     }
@@ -599,7 +639,7 @@ async fn close_delivers_what_is_queued_before_the_deadline() {
 #[tokio::test]
 async fn queue_counts_retries_rejections_and_failures() {
     let server = Server::start(vec![reply(503), reply(200), reply(400)]).await;
-    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10).unwrap();
+    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10, SEQUENTIAL).unwrap();
     queue.try_enqueue("stats", b"{}".to_vec()).unwrap();
     queue.try_enqueue("stats", b"{}".to_vec()).unwrap();
     let report = queue.flush(soon(Duration::from_secs(20))).await;
@@ -614,7 +654,7 @@ async fn queue_counts_retries_rejections_and_failures() {
 #[tokio::test]
 async fn drop_all_discards_the_queue_and_lets_the_request_on_the_wire_finish() {
     let server = Server::start(vec![reply(200).after(Duration::from_millis(500))]).await;
-    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10).unwrap();
+    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10, SEQUENTIAL).unwrap();
     for n in 0..3 {
         queue.try_enqueue("update", payload("update", n)).unwrap();
     }
@@ -653,7 +693,7 @@ async fn drop_all_abandons_the_payload_in_flight_at_its_next_retry() {
         reply(200),
     ])
     .await;
-    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10).unwrap();
+    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10, SEQUENTIAL).unwrap();
     queue.try_enqueue("update", payload("update", 0)).unwrap();
     assert!(eventually(Duration::from_secs(10), || server.requests() == 1).await);
     assert_eq!(queue.drop_all(), 0);
@@ -675,10 +715,105 @@ async fn drop_all_abandons_the_payload_in_flight_at_its_next_retry() {
 }
 
 #[tokio::test]
+async fn queue_keeps_max_in_flight_requests_at_the_server_at_once() {
+    // No request is answered before four are held at the server together:
+    // one at a time, the first would wait for ever and the flush time out.
+    let server = Server::gated(vec![reply(200)], 4).await;
+    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 16, FOUR).unwrap();
+    let mut sent: Vec<Vec<u8>> = (0..8).map(|n| payload("stats", n)).collect();
+    for body in &sent {
+        queue.try_enqueue("stats", body.clone()).unwrap();
+    }
+    let report = queue.flush(soon(Duration::from_secs(20))).await;
+    assert_eq!(
+        report.left,
+        0,
+        "fewer than 4 requests were at the server at once: {} arrived",
+        server.requests()
+    );
+    assert_eq!((report.stats.enqueued, report.stats.sent), (8, 8));
+    assert_eq!(server.peak(), 4, "never more than max_in_flight at once");
+    let mut seen: Vec<Vec<u8>> = server.seen().into_iter().map(|s| s.body).collect();
+    seen.sort();
+    sent.sort();
+    assert_eq!(seen, sent, "each payload exactly once");
+    let report = queue.close(soon(Duration::from_secs(5))).await;
+    assert_eq!((report.left, report.stats.left_at_shutdown), (0, 0));
+}
+
+#[tokio::test]
+async fn close_at_the_deadline_counts_every_payload_in_flight_and_queued() {
+    let server = Server::start(vec![reply(200).after(HANG)]).await;
+    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10, FOUR).unwrap();
+    for n in 0..7 {
+        queue.try_enqueue("create", payload("create", n)).unwrap();
+    }
+    assert!(
+        eventually(Duration::from_secs(10), || server.requests() == 4).await,
+        "{} requests at the server",
+        server.requests()
+    );
+    let started = Instant::now();
+    let report = queue.close(soon(Duration::from_millis(300))).await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Four hang in flight, three never left the queue.
+    assert_eq!(report.left, 7);
+    let s = report.stats;
+    assert_eq!((s.enqueued, s.sent, s.left_at_shutdown), (7, 0, 7));
+    assert_eq!(server.requests(), 4);
+}
+
+#[tokio::test]
+async fn drop_all_abandons_every_payload_in_flight_at_its_next_retry() {
+    // The first four requests get a 503 late enough for the switch to come
+    // first; the retries it would have made would get a 200.
+    let busy = reply(503).after(Duration::from_secs(1));
+    let server = Server::start(vec![
+        busy.clone(),
+        busy.clone(),
+        busy.clone(),
+        busy,
+        reply(200),
+    ])
+    .await;
+    let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10, FOUR).unwrap();
+    for n in 0..6 {
+        queue.try_enqueue("update", payload("update", n)).unwrap();
+    }
+    assert!(eventually(Duration::from_secs(10), || server.requests() == 4).await);
+    assert_eq!(queue.drop_all(), 2, "two were still queued");
+    assert!(
+        eventually(Duration::from_secs(10), || queue.stats().dropped_opt_out
+            == 6)
+        .await,
+        "{:?}",
+        queue.stats()
+    );
+    let report = queue.close(soon(Duration::from_secs(5))).await;
+    assert_eq!(
+        server.requests(),
+        4,
+        "no retry, nothing sent after the switch"
+    );
+    assert_eq!(report.left, 0);
+    let s = report.stats;
+    assert_eq!(
+        (
+            s.enqueued,
+            s.sent,
+            s.retried,
+            s.dropped_opt_out,
+            s.left_at_shutdown
+        ),
+        (6, 0, 0, 6, 0)
+    );
+}
+
+#[tokio::test]
 async fn queue_refuses_zero_capacity() {
     let transport = Arc::new(Transport::new(config("http://127.0.0.1:9".into())).unwrap());
     assert_eq!(
-        DeliveryQueue::start(transport, 0).unwrap_err(),
+        DeliveryQueue::start(transport, 0, SEQUENTIAL).unwrap_err(),
         QueueError::ZeroCapacity
     );
 }
@@ -687,7 +822,7 @@ async fn queue_refuses_zero_capacity() {
 fn queue_needs_a_runtime() {
     let transport = Arc::new(Transport::new(config("http://127.0.0.1:9".into())).unwrap());
     assert_eq!(
-        DeliveryQueue::start(transport, 1).unwrap_err(),
+        DeliveryQueue::start(transport, 1, SEQUENTIAL).unwrap_err(),
         QueueError::NoRuntime
     );
 }

@@ -184,6 +184,9 @@ struct State {
     connections: AtomicUsize,
     /// Connections reset as they were accepted, during an outage.
     outage_resets: AtomicUsize,
+    /// Requests being answered now, and the most there ever were.
+    active: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 impl State {
@@ -273,6 +276,11 @@ impl Receiver {
     pub fn outage_resets(&self) -> usize {
         self.state.outage_resets.load(Ordering::SeqCst)
     }
+
+    /// The most requests the receiver was answering at once.
+    pub fn peak_concurrency(&self) -> usize {
+        self.state.peak.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for Receiver {
@@ -296,12 +304,25 @@ async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<State>) {
         }
         let state = state.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| answer(request, state.clone()));
+            let service = service_fn(move |request| counted(request, state.clone()));
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
     }
+}
+
+/// [`answer`], counted in `active` until the answer is built: a client
+/// cannot start its next request on the connection before then.
+async fn counted(
+    request: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Full<Bytes>>, ResetConnection> {
+    let active = state.active.fetch_add(1, Ordering::SeqCst) + 1;
+    state.peak.fetch_max(active, Ordering::SeqCst);
+    let answered = answer(request, Arc::clone(&state)).await;
+    state.active.fetch_sub(1, Ordering::SeqCst);
+    answered
 }
 
 async fn answer(

@@ -2,13 +2,14 @@
 //! off and on again at runtime, or, in local mode, a directory of records.
 //!
 //! Switching off calls [`DeliveryQueue::drop_all`]: every queued payload is
-//! discarded, the one in flight is abandoned at its next retry, and the
+//! discarded, each one in flight is abandoned at its next retry, and the
 //! queue refuses all later ones (each counted as dropped by opt-out). That
 //! queue stays in place while telemetry is off, so a payload built in the
 //! moment of the switch is refused and counted too. Switching on starts a
 //! fresh queue on the same transport, whose counters therefore keep adding
 //! up. In local mode there is no transport at all, so no connection.
 
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -29,6 +30,7 @@ enum Target {
     Remote {
         transport: Arc<Transport>,
         capacity: usize,
+        max_in_flight: NonZeroUsize,
         /// `None` once closed at shutdown.
         queue: Mutex<Option<DeliveryQueue>>,
     },
@@ -43,14 +45,19 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Delivery {
-    /// Starts the queue on the current Tokio runtime.
-    pub fn start(transport: Arc<Transport>, capacity: usize) -> Result<Self, QueueError> {
-        let queue = DeliveryQueue::start(Arc::clone(&transport), capacity)?;
+    /// Starts the queue on the current Tokio runtime (see [`DeliveryQueue::start`]).
+    pub fn start(
+        transport: Arc<Transport>,
+        capacity: usize,
+        max_in_flight: NonZeroUsize,
+    ) -> Result<Self, QueueError> {
+        let queue = DeliveryQueue::start(Arc::clone(&transport), capacity, max_in_flight)?;
         Ok(Self {
             stats: Arc::clone(transport.stats()),
             target: Target::Remote {
                 transport,
                 capacity,
+                max_in_flight,
                 queue: Mutex::new(Some(queue)),
             },
         })
@@ -113,10 +120,11 @@ impl Delivery {
         if let Target::Remote {
             transport,
             capacity,
+            max_in_flight,
             queue,
         } = &self.target
         {
-            let fresh = DeliveryQueue::start(Arc::clone(transport), *capacity)?;
+            let fresh = DeliveryQueue::start(Arc::clone(transport), *capacity, *max_in_flight)?;
             // The replaced queue was drained by `drop_all`; dropping it ends its task.
             *lock(queue) = Some(fresh);
         }

@@ -43,6 +43,7 @@ mod webhook;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,6 +99,8 @@ pub struct AgentConfig {
     pub local: Option<LocalMode>,
     /// Payloads that may wait for delivery.
     pub queue_capacity: usize,
+    /// Payloads delivered at once; 1 sends them in order over one connection.
+    pub max_in_flight: NonZeroUsize,
     /// Events that may wait for the plugin.
     pub event_capacity: usize,
     pub heartbeat_interval: Duration,
@@ -660,7 +663,11 @@ fn delivery(config: &AgentConfig) -> Result<Delivery, AgentError> {
         }
         None => {
             let transport = Arc::new(Transport::new(config.transport.clone())?);
-            Ok(Delivery::start(transport, config.queue_capacity)?)
+            Ok(Delivery::start(
+                transport,
+                config.queue_capacity,
+                config.max_in_flight,
+            )?)
         }
     }
 }

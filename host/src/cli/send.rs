@@ -1,5 +1,6 @@
 //! `kamaji-telemetry send`: build the payloads and deliver them.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,6 +20,10 @@ use kamaji_telemetry::transport::{
 
 use super::input::{self, Totals};
 use super::{GlobalArgs, InstallationArgs};
+
+/// `send`'s --max-in-flight: a bulk sender keeps a few requests in flight so
+/// that round trips overlap, on a few connections (see `DeliveryArgs`).
+const MAX_IN_FLIGHT: NonZeroUsize = NonZeroUsize::new(8).unwrap();
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -64,6 +69,12 @@ pub struct DeliveryArgs {
     /// Payloads that may wait for delivery; more are dropped and counted.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub queue_capacity: usize,
+
+    /// Payloads delivered at once, each over a connection of its own; with 1
+    /// they go in order over one connection [default: 8 for `send`, 1 for
+    /// `serve`, which sends a few a minute].
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<NonZeroUsize>,
 
     /// `on`: send. `local`: build and check every payload as usual, but
     /// write it with its redaction report to --local-dir instead, and open
@@ -155,8 +166,10 @@ pub fn run(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let queue = runtime
-        .block_on(async { DeliveryQueue::start(transport, args.delivery.queue_capacity) })?;
+    let max_in_flight = args.delivery.max_in_flight.unwrap_or(MAX_IN_FLIGHT);
+    let queue = runtime.block_on(async {
+        DeliveryQueue::start(transport, args.delivery.queue_capacity, max_in_flight)
+    })?;
     let totals = input::process_all(&pipeline, sources, |label: &str, payload: Payload| {
         if let Err(dropped) = queue.try_enqueue(payload.route.as_str(), payload.body.into_bytes()) {
             eprintln!("dropped: {label}: {dropped}");

@@ -1,6 +1,7 @@
 //! `kamaji-telemetry serve`: the long-running agent (see the library's `agent`).
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,6 +18,10 @@ use kamaji_telemetry::optout;
 
 use super::send::DeliveryArgs;
 use super::{EventSource, GlobalArgs, InstallationArgs};
+
+/// `serve`'s --max-in-flight: a few payloads a minute need no more than one
+/// connection, and go in the order they were built.
+const MAX_IN_FLIGHT: NonZeroUsize = NonZeroUsize::MIN;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -220,6 +225,7 @@ fn agent_config(
         transport: args.delivery.transport_config(user_agent),
         local: args.delivery.local_mode(),
         queue_capacity: args.delivery.queue_capacity,
+        max_in_flight: args.delivery.max_in_flight.unwrap_or(MAX_IN_FLIGHT),
         event_capacity: args.event_capacity,
         heartbeat_interval: args.heartbeat_interval,
         fleet_file: args.fleet_file,

@@ -2,13 +2,19 @@
 //!
 //! Callers (an admission webhook, a heartbeat, the CLI) hand payloads over
 //! with [`QueueHandle::try_enqueue`], which never waits: when the queue is
-//! full the payload is dropped and counted. One background task delivers the
-//! payloads in order over the transport's shared client; sequential delivery
-//! keeps to one connection and is plenty for a few payloads a minute.
+//! full the payload is dropped and counted. One background task takes the
+//! payloads in order and keeps up to `max_in_flight` deliveries running at
+//! once over the transport's shared client, each on its own connection from
+//! the pool. With 1, delivery is sequential: in order, over one connection,
+//! plenty for a few payloads a minute. A bulk sender wants more, so that the
+//! round trips of one payload overlap the work of the next.
 
 use std::collections::VecDeque;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -71,11 +77,13 @@ struct Shared {
     /// does not wait on the worker.
     state: Mutex<State>,
     capacity: usize,
-    /// Wakes the worker: a payload arrived, or the queue was closed.
+    max_in_flight: NonZeroUsize,
+    /// Wakes the worker: a payload arrived, or the queue was closed or
+    /// switched off.
     work: Notify,
     /// Wakes `flush` callers: nothing is queued or in flight any more.
     idle: Notify,
-    /// Cancels the worker, including a delivery in progress.
+    /// Cancels the worker, including the deliveries in progress.
     stop: watch::Sender<Option<Stop>>,
     stats: Arc<DeliveryStats>,
 }
@@ -83,7 +91,8 @@ struct Shared {
 #[derive(Debug, Default)]
 struct State {
     queued: VecDeque<Payload>,
-    in_flight: bool,
+    /// Payloads taken from `queued` whose delivery has not ended.
+    in_flight: usize,
     closed: bool,
     opted_out: bool,
 }
@@ -96,7 +105,7 @@ struct Payload {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stop {
-    /// `drop_all`: the payload in flight is abandoned at its next retry; a
+    /// `drop_all`: each payload in flight is abandoned at its next retry; a
     /// request already on the wire finishes and is counted as it ends.
     OptOut,
     /// `close` reached its deadline: `close` counts what is left.
@@ -106,15 +115,22 @@ enum Stop {
 /// What the worker does next.
 enum Step {
     Deliver(Payload),
+    /// Nothing queued yet.
     Wait,
+    /// Nothing queued, and nothing ever will be: closed or switched off.
     Exit,
 }
 
 impl DeliveryQueue {
     /// Starts the delivery task on the current Tokio runtime. `capacity` is
-    /// the number of payloads that can wait (the one in flight not included).
-    /// The queue counts into the transport's [`DeliveryStats`].
-    pub fn start(transport: Arc<Transport>, capacity: usize) -> Result<Self, QueueError> {
+    /// the number of payloads that can wait (those in flight not included);
+    /// `max_in_flight` the number delivered at once (1: one after the other,
+    /// in order). The queue counts into the transport's [`DeliveryStats`].
+    pub fn start(
+        transport: Arc<Transport>,
+        capacity: usize,
+        max_in_flight: NonZeroUsize,
+    ) -> Result<Self, QueueError> {
         if capacity == 0 {
             return Err(QueueError::ZeroCapacity);
         }
@@ -123,6 +139,7 @@ impl DeliveryQueue {
         let shared = Arc::new(Shared {
             state: Mutex::default(),
             capacity,
+            max_in_flight,
             work: Notify::new(),
             idle: Notify::new(),
             stop,
@@ -172,7 +189,7 @@ impl DeliveryQueue {
                 .is_err()
         {
             shared.stop.send_replace(Some(Stop::Deadline));
-            // Prompt: the worker drops its delivery at its next poll.
+            // Prompt: the worker drops its deliveries at its next poll.
             if let Err(error) = worker.await {
                 tracing::error!(%error, "telemetry delivery task failed");
             }
@@ -232,12 +249,12 @@ impl QueueHandle {
         }
     }
 
-    /// Runtime opt-out: discards every queued payload, abandons the one in
+    /// Runtime opt-out: discards every queued payload, abandons each one in
     /// flight at its next retry and refuses all later ones, all counted in
     /// `dropped_opt_out` (a request already on the wire is counted as it ends).
-    /// Returns how many queued payloads were discarded (the one in flight, if
-    /// any, is counted by the worker as it stops). A request already on the
-    /// wire may still reach the server; nothing is sent after it.
+    /// Returns how many queued payloads were discarded (those in flight are
+    /// counted by the worker as they stop). A request already on the wire may
+    /// still reach the server; nothing is sent after it.
     pub fn drop_all(&self) -> usize {
         let discarded = {
             let mut state = self.shared.lock();
@@ -248,6 +265,8 @@ impl QueueHandle {
             .stats
             .add(Counter::DroppedOptOut, to_u64(discarded));
         self.shared.stop.send_replace(Some(Stop::OptOut));
+        // An idle worker has nothing left to do: wake it so that it ends.
+        self.shared.work.notify_one();
         discarded
     }
 
@@ -280,7 +299,7 @@ impl Shared {
 
     fn pending(&self) -> usize {
         let state = self.lock();
-        state.queued.len() + usize::from(state.in_flight)
+        state.queued.len() + state.in_flight
     }
 
     fn close(&self) {
@@ -292,24 +311,21 @@ impl Shared {
         let mut state = self.lock();
         match state.queued.pop_front() {
             Some(payload) => {
-                state.in_flight = true;
+                state.in_flight += 1;
                 Step::Deliver(payload)
             }
-            None if state.closed => Step::Exit,
+            None if state.closed || state.opted_out => Step::Exit,
             None => Step::Wait,
         }
     }
 
-    /// The worker is done with its payload, delivered or dropped.
-    fn finish_in_flight(&self, dropped: Option<Counter>) {
+    /// A delivery ended, whatever its outcome (counted by the transport).
+    fn finish_in_flight(&self) {
         let idle = {
             let mut state = self.lock();
-            state.in_flight = false;
-            state.queued.is_empty()
+            state.in_flight -= 1;
+            state.queued.is_empty() && state.in_flight == 0
         };
-        if let Some(counter) = dropped {
-            self.stats.add(counter, 1);
-        }
         if idle {
             self.idle.notify_waiters();
         }
@@ -319,9 +335,9 @@ impl Shared {
     fn abandon_rest(&self) -> usize {
         let left = {
             let mut state = self.lock();
-            let left = state.queued.len() + usize::from(state.in_flight);
+            let left = state.queued.len() + state.in_flight;
             state.queued.clear();
-            state.in_flight = false;
+            state.in_flight = 0;
             left
         };
         self.stats.add(Counter::LeftAtShutdown, to_u64(left));
@@ -330,23 +346,51 @@ impl Shared {
     }
 }
 
-/// The delivery task: one payload at a time until closed and empty, or stopped.
-async fn run(
-    shared: Arc<Shared>,
-    transport: Arc<Transport>,
-    mut stop: watch::Receiver<Option<Stop>>,
-) {
-    while let Some(payload) = next_payload(&shared, &mut stop).await {
-        let opted_out = stopped_for(stop.clone(), Stop::OptOut);
-        tokio::select! {
-            biased;
-            () = stopped_for(stop.clone(), Stop::Deadline) => return,
-            delivery = transport.send_unless(&payload.route, &payload.body, opted_out) => {
-                log_delivery(&payload.route, &delivery);
-                shared.finish_in_flight(None)
+/// The delivery task: keeps up to `max_in_flight` deliveries running, taken
+/// in queue order, until the queue is closed (or switched off) and drained,
+/// or `close` reaches its deadline. Deliveries run inside this task, so
+/// returning cancels them all at once.
+async fn run(shared: Arc<Shared>, transport: Arc<Transport>, stop: watch::Receiver<Option<Stop>>) {
+    let limit = shared.max_in_flight.get();
+    let mut deliveries = FuturesUnordered::new();
+    let deadline = stopped_for(stop.clone(), Stop::Deadline);
+    let mut deadline = std::pin::pin!(deadline);
+    loop {
+        while deliveries.len() < limit {
+            match shared.next_step() {
+                Step::Deliver(payload) => {
+                    deliveries.push(deliver(&shared, &transport, payload, stop.clone()))
+                }
+                Step::Exit if deliveries.is_empty() => return,
+                Step::Exit | Step::Wait => break,
             }
         }
+        // At the limit, new payloads wait for a delivery to end, not for `work`.
+        let room = deliveries.len() < limit;
+        tokio::select! {
+            biased;
+            () = &mut deadline => return,
+            Some(()) = deliveries.next() => {}
+            () = shared.work.notified(), if room => {}
+        }
     }
+}
+
+/// Delivers one payload. It is marked done in the same poll in which the
+/// transport counts its outcome, so a cancelled worker never leaves a
+/// payload both counted and in flight (which `close` would count again).
+async fn deliver(
+    shared: &Shared,
+    transport: &Transport,
+    payload: Payload,
+    stop: watch::Receiver<Option<Stop>>,
+) {
+    let opted_out = stopped_for(stop, Stop::OptOut);
+    let delivery = transport
+        .send_unless(&payload.route, &payload.body, opted_out)
+        .await;
+    log_delivery(&payload.route, &delivery);
+    shared.finish_in_flight();
 }
 
 /// Resolves once a stop for `reason` was requested.
@@ -364,34 +408,6 @@ fn log_delivery(route: &str, delivery: &Delivery) {
         Delivery::Rejected { .. } | Delivery::GaveUp { .. } | Delivery::Abandoned { .. } => {
             tracing::warn!(route, "payload not delivered: {delivery}")
         }
-    }
-}
-
-async fn next_payload(
-    shared: &Shared,
-    stop: &mut watch::Receiver<Option<Stop>>,
-) -> Option<Payload> {
-    loop {
-        match shared.next_step() {
-            Step::Deliver(payload) => return Some(payload),
-            Step::Exit => return None,
-            Step::Wait => {}
-        }
-        tokio::select! {
-            biased;
-            _ = stopped(stop) => return None,
-            () = shared.work.notified() => {}
-        }
-    }
-}
-
-/// Resolves once a stop was requested.
-async fn stopped(stop: &mut watch::Receiver<Option<Stop>>) -> Stop {
-    match stop.wait_for(Option::is_some).await {
-        Ok(reason) => reason.unwrap_or(Stop::Deadline),
-        // The sender lives in `Shared`, which the worker holds: unreachable,
-        // but stopping is the safe answer.
-        Err(_) => Stop::Deadline,
     }
 }
 
