@@ -6,188 +6,144 @@
 //! so a plugin that reads little also costs little: the default plugin reads
 //! no name, label or address, and none is ever copied into its instance.
 
-use std::borrow::Cow;
-
-use crate::model::{
-    DataStore, Event, Fleet, GatewayExposure, IngressExposure, InputFields, Installation, KeyValue,
-    OwnerReference, TcpUpdate, TenantControlPlane,
-};
+use crate::model::{DataStore, Event, InputFields, Installation, TenantControlPlane};
 
 /// What a plugin that reads `reads` is shown of an installation and a batch
-/// of events. A plugin that reads everything is shown the input itself.
+/// of events: the input itself, every field it did not declare emptied in
+/// place. Nothing is copied: a plugin that reads everything is shown the
+/// input as it came, and withholding what is already withheld changes nothing.
 #[derive(Debug)]
-pub struct Shown<'a> {
-    pub installation: Cow<'a, Installation>,
-    pub events: Cow<'a, [Event]>,
+pub struct Shown {
+    pub installation: Installation,
+    pub events: Vec<Event>,
 }
 
-impl<'a> Shown<'a> {
-    pub fn to(reads: InputFields, installation: &'a Installation, events: &'a [Event]) -> Self {
-        if reads.is_all() {
-            return Shown {
-                installation: Cow::Borrowed(installation),
-                events: Cow::Borrowed(events),
-            };
+impl Shown {
+    pub fn to(reads: InputFields, mut installation: Installation, mut events: Vec<Event>) -> Self {
+        installation.withhold(reads);
+        for event in &mut events {
+            event.withhold(reads);
         }
         Shown {
-            installation: Cow::Owned(installation.visible_to(reads)),
-            events: events.iter().map(|event| event.visible_to(reads)).collect(),
+            installation,
+            events,
         }
     }
 }
 
 impl Installation {
-    /// The installation with only the fields of `reads`.
-    pub fn visible_to(&self, reads: InputFields) -> Installation {
-        Installation {
-            cluster_uid: given(reads, InputFields::CLUSTER_UID, &self.cluster_uid),
-            kamaji_version: given(reads, InputFields::VERSIONS, &self.kamaji_version),
-            kubernetes_version: given(reads, InputFields::VERSIONS, &self.kubernetes_version),
-        }
+    /// Empties every field outside `reads`.
+    pub fn withhold(&mut self, reads: InputFields) {
+        withhold_unless(reads, InputFields::CLUSTER_UID, &mut self.cluster_uid);
+        withhold_unless(reads, InputFields::VERSIONS, &mut self.kamaji_version);
+        withhold_unless(reads, InputFields::VERSIONS, &mut self.kubernetes_version);
     }
 }
 
 impl Event {
-    /// The event with only the fields of `reads`.
-    pub fn visible_to(&self, reads: InputFields) -> Event {
+    /// Empties every field outside `reads`.
+    pub fn withhold(&mut self, reads: InputFields) {
         match self {
-            Event::Created(tcp) => Event::Created(tcp.visible_to(reads)),
-            Event::Updated(update) => Event::Updated(TcpUpdate {
-                previous: update.previous.visible_to(reads),
-                current: update.current.visible_to(reads),
-            }),
-            Event::Deleted(tcp) => Event::Deleted(tcp.visible_to(reads)),
-            Event::Heartbeat(fleet) => Event::Heartbeat(Fleet {
-                tenant_control_planes: fleet
-                    .tenant_control_planes
-                    .iter()
-                    .map(|tcp| tcp.visible_to(reads))
-                    .collect(),
-                data_stores: fleet
-                    .data_stores
-                    .iter()
-                    .map(|store| store.visible_to(reads))
-                    .collect(),
-            }),
+            Event::Created(tcp) | Event::Deleted(tcp) => tcp.withhold(reads),
+            Event::Updated(update) => {
+                update.previous.withhold(reads);
+                update.current.withhold(reads);
+            }
+            Event::Heartbeat(fleet) => {
+                for tcp in &mut fleet.tenant_control_planes {
+                    tcp.withhold(reads);
+                }
+                for store in &mut fleet.data_stores {
+                    store.withhold(reads);
+                }
+            }
         }
     }
 }
 
 impl TenantControlPlane {
-    /// The TCP with only the fields of `reads`.
-    pub fn visible_to(&self, reads: InputFields) -> TenantControlPlane {
-        let exposure = reads.contains(InputFields::EXPOSURE);
-        let addresses = reads.contains(InputFields::ADDRESSES);
-        TenantControlPlane {
-            name: given(reads, InputFields::IDENTITY, &self.name),
-            namespace: given(reads, InputFields::IDENTITY, &self.namespace),
-            uid: given(reads, InputFields::IDENTITY, &self.uid),
-            labels: pairs(reads, InputFields::LABELS, &self.labels),
-            annotations: pairs(reads, InputFields::ANNOTATIONS, &self.annotations),
-            owner_references: owners(reads, &self.owner_references),
-            desired_version: optional(reads, InputFields::VERSIONS, &self.desired_version),
-            installed_version: optional(reads, InputFields::VERSIONS, &self.installed_version),
-            status: optional(reads, InputFields::STATUS, &self.status),
-            service_type: optional(reads, InputFields::EXPOSURE, &self.service_type),
-            // Whether it is exposed is `exposure`; where to is `addresses`.
-            ingress: self
-                .ingress
-                .as_ref()
-                .filter(|_| exposure || addresses)
-                .map(|ingress| IngressExposure {
-                    hostname: ingress.hostname.clone().filter(|_| addresses),
-                    class_name: ingress.class_name.clone().filter(|_| exposure),
-                }),
-            gateway: self
-                .gateway
-                .as_ref()
-                .filter(|_| exposure || addresses)
-                .map(|gateway| GatewayExposure {
-                    hostname: gateway.hostname.clone().filter(|_| addresses),
-                }),
-            network_address: optional(reads, InputFields::ADDRESSES, &self.network_address),
-            endpoint: optional(reads, InputFields::ADDRESSES, &self.endpoint),
-            data_store: optional(reads, InputFields::DATA_STORE_NAMES, &self.data_store),
+    /// Empties every field outside `reads`.
+    pub fn withhold(&mut self, reads: InputFields) {
+        withhold_unless(reads, InputFields::IDENTITY, &mut self.name);
+        withhold_unless(reads, InputFields::IDENTITY, &mut self.namespace);
+        withhold_unless(reads, InputFields::IDENTITY, &mut self.uid);
+        withhold_unless(reads, InputFields::LABELS, &mut self.labels);
+        withhold_unless(reads, InputFields::ANNOTATIONS, &mut self.annotations);
+        self.withhold_owners(reads);
+        withhold_unless(reads, InputFields::VERSIONS, &mut self.desired_version);
+        withhold_unless(reads, InputFields::VERSIONS, &mut self.installed_version);
+        withhold_unless(reads, InputFields::STATUS, &mut self.status);
+        withhold_unless(reads, InputFields::EXPOSURE, &mut self.service_type);
+        self.withhold_exposure(reads);
+        withhold_unless(reads, InputFields::ADDRESSES, &mut self.network_address);
+        withhold_unless(reads, InputFields::ADDRESSES, &mut self.endpoint);
+        withhold_unless(reads, InputFields::DATA_STORE_NAMES, &mut self.data_store);
+    }
+
+    /// Whether it is exposed is `exposure`; where to is `addresses`.
+    fn withhold_exposure(&mut self, reads: InputFields) {
+        if !reads.intersects(InputFields::EXPOSURE | InputFields::ADDRESSES) {
+            self.ingress = None;
+            self.gateway = None;
+        }
+        if let Some(ingress) = &mut self.ingress {
+            withhold_unless(reads, InputFields::ADDRESSES, &mut ingress.hostname);
+            withhold_unless(reads, InputFields::EXPOSURE, &mut ingress.class_name);
+        }
+        if let Some(gateway) = &mut self.gateway {
+            withhold_unless(reads, InputFields::ADDRESSES, &mut gateway.hostname);
+        }
+    }
+
+    /// Owner references are kept, one for one, when either half is read, so a
+    /// plugin that reads kinds sees every owner's kind.
+    fn withhold_owners(&mut self, reads: InputFields) {
+        if !reads.intersects(InputFields::OWNER_KINDS | InputFields::OWNER_IDENTITY) {
+            self.owner_references = Vec::new();
+        }
+        for owner in &mut self.owner_references {
+            withhold_unless(reads, InputFields::OWNER_KINDS, &mut owner.api_version);
+            withhold_unless(reads, InputFields::OWNER_KINDS, &mut owner.kind);
+            withhold_unless(reads, InputFields::OWNER_IDENTITY, &mut owner.name);
+            withhold_unless(reads, InputFields::OWNER_IDENTITY, &mut owner.uid);
         }
     }
 }
 
 impl DataStore {
-    /// The DataStore with only the fields of `reads`. Withheld `used-by`
-    /// entries are empty strings, one for each: how many TCPs use a DataStore
-    /// identifies nothing, and contracts with declarations pass that count
-    /// beside an empty list.
-    pub fn visible_to(&self, reads: InputFields) -> DataStore {
-        DataStore {
-            name: given(reads, InputFields::DATA_STORE_NAMES, &self.name),
-            driver: given(reads, InputFields::DRIVERS, &self.driver),
-            used_by: if reads.contains(InputFields::USED_BY) {
-                self.used_by.clone()
-            } else {
-                vec![String::new(); self.used_by.len()]
-            },
+    /// Empties every field outside `reads`. Withheld `used-by` entries become
+    /// empty strings, one for each: how many TCPs use a DataStore identifies
+    /// nothing, and contracts with declarations pass that count beside an
+    /// empty list.
+    pub fn withhold(&mut self, reads: InputFields) {
+        withhold_unless(reads, InputFields::DATA_STORE_NAMES, &mut self.name);
+        withhold_unless(reads, InputFields::DRIVERS, &mut self.driver);
+        if !reads.contains(InputFields::USED_BY) {
+            for user in &mut self.used_by {
+                *user = String::new();
+            }
         }
     }
 }
 
-fn given(reads: InputFields, group: InputFields, value: &str) -> String {
-    if reads.contains(group) {
-        value.to_owned()
-    } else {
-        String::new()
+/// Replaces `value` with its empty form (which frees what it held) unless
+/// the plugin reads `group`.
+fn withhold_unless<T: Default>(reads: InputFields, group: InputFields, value: &mut T) {
+    if !reads.contains(group) {
+        *value = T::default();
     }
-}
-
-fn optional(reads: InputFields, group: InputFields, value: &Option<String>) -> Option<String> {
-    value.clone().filter(|_| reads.contains(group))
-}
-
-fn pairs(reads: InputFields, group: InputFields, pairs: &[KeyValue]) -> Vec<KeyValue> {
-    if reads.contains(group) {
-        pairs.to_vec()
-    } else {
-        Vec::new()
-    }
-}
-
-/// Owner references are kept, one for one, when either half is read, so a
-/// plugin that reads kinds sees every owner's kind.
-fn owners(reads: InputFields, owners: &[OwnerReference]) -> Vec<OwnerReference> {
-    let kinds = reads.contains(InputFields::OWNER_KINDS);
-    let identity = reads.contains(InputFields::OWNER_IDENTITY);
-    if !(kinds || identity) {
-        return Vec::new();
-    }
-    owners
-        .iter()
-        .map(|owner| OwnerReference {
-            api_version: if kinds {
-                owner.api_version.clone()
-            } else {
-                String::new()
-            },
-            kind: if kinds {
-                owner.kind.clone()
-            } else {
-                String::new()
-            },
-            name: if identity {
-                owner.name.clone()
-            } else {
-                String::new()
-            },
-            uid: if identity {
-                owner.uid.clone()
-            } else {
-                String::new()
-            },
-        })
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{GatewayExposure, IngressExposure, KeyValue, OwnerReference};
+
+    /// What a plugin that reads `reads` is shown of `tcp`.
+    fn shown(mut tcp: TenantControlPlane, reads: InputFields) -> TenantControlPlane {
+        tcp.withhold(reads);
+        tcp
+    }
 
     fn tcp() -> TenantControlPlane {
         let pair = |key: &str, value: &str| KeyValue {
@@ -223,7 +179,7 @@ mod tests {
 
     #[test]
     fn everything_is_shown_to_a_plugin_that_reads_everything() {
-        assert_eq!(tcp().visible_to(InputFields::all()), tcp());
+        assert_eq!(shown(tcp(), InputFields::all()), tcp());
     }
 
     #[test]
@@ -232,7 +188,7 @@ mod tests {
             | InputFields::STATUS
             | InputFields::EXPOSURE
             | InputFields::OWNER_KINDS;
-        let shown = tcp().visible_to(reads);
+        let shown = shown(tcp(), reads);
         assert_eq!((shown.name.as_str(), shown.namespace.as_str()), ("", ""));
         assert!(shown.labels.is_empty() && shown.annotations.is_empty());
         assert_eq!(shown.owner_references[0].kind, "KamajiControlPlane");
@@ -251,7 +207,7 @@ mod tests {
 
     #[test]
     fn a_plugin_that_reads_nothing_sees_no_exposure_and_no_owners() {
-        let shown = tcp().visible_to(InputFields::empty());
+        let shown = shown(tcp(), InputFields::empty());
         assert_eq!(shown, TenantControlPlane::default());
     }
 
@@ -262,9 +218,34 @@ mod tests {
             driver: "etcd".into(),
             used_by: vec!["tenants/acme".into()],
         };
-        assert_eq!(store.visible_to(InputFields::all()), store);
-        let shown = store.visible_to(InputFields::DRIVERS);
+        let mut all = store.clone();
+        all.withhold(InputFields::all());
+        assert_eq!(all, store);
+        let mut shown = store;
+        shown.withhold(InputFields::DRIVERS);
         assert_eq!((shown.name.as_str(), shown.driver.as_str()), ("", "etcd"));
         assert_eq!(shown.used_by, [""]);
+    }
+
+    #[test]
+    fn a_gateway_shows_that_it_exists_to_exposure_and_where_to_addresses() {
+        let gateway = |hostname: Option<&str>| TenantControlPlane {
+            gateway: Some(GatewayExposure {
+                hostname: hostname.map(Into::into),
+            }),
+            ..TenantControlPlane::default()
+        };
+        let routed = gateway(Some("k8s.acme.example"));
+        assert_eq!(shown(routed.clone(), InputFields::EXPOSURE), gateway(None));
+        assert_eq!(shown(routed.clone(), InputFields::ADDRESSES), routed);
+        assert_eq!(shown(routed, InputFields::STATUS).gateway, None);
+    }
+
+    #[test]
+    fn withholding_what_is_withheld_changes_nothing() {
+        let reads = InputFields::VERSIONS | InputFields::OWNER_KINDS | InputFields::DRIVERS;
+        let once = shown(tcp(), reads);
+        assert_ne!(once, tcp());
+        assert_eq!(shown(once.clone(), reads), once);
     }
 }

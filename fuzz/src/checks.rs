@@ -86,9 +86,9 @@ pub fn pipeline(case: &Case) {
     let installation = host::installation(&case.installation);
     // The native call is shown what the component is shown.
     let reads = component().description().reads;
-    let shown = Shown::to(reads, &installation, std::slice::from_ref(&event));
+    let shown = Shown::to(reads, installation.clone(), vec![event.clone()]);
     let native = native::handle(&shown.installation, &shown.events[0]);
-    let outcome = pipeline::run(component(), &installation, &event);
+    let outcome = pipeline::run(component(), &installation, event.clone());
     match (native, outcome) {
         (Ok(None), Outcome::Nothing) => {}
         (Err(native), Outcome::Failed(CallError::Refused(component))) => {

@@ -88,7 +88,7 @@ fn owner_reference(owner: &host::OwnerReference) -> guest::OwnerReference {
 }
 
 /// Withheld `used-by` entries are empty strings (see the host's
-/// `DataStore::visible_to`); the contract then passes only the count.
+/// `DataStore::withhold`); the contract then passes only the count.
 fn data_store(store: &host::DataStore) -> guest::DataStore {
     guest::DataStore {
         name: store.name.clone(),

@@ -63,14 +63,14 @@ impl Pipeline {
     }
 
     /// One event through the current plugin and the leak guard.
-    pub fn process(&self, event: &Event) -> Outcome {
+    pub fn process(&self, event: Event) -> Outcome {
         run(&self.plugin(), &self.installation.load(), event)
     }
 
     /// Events through the current plugin and the leak guard, in batches of at
     /// most [`MAX_BATCH`]: one outcome per event, in order. The whole of one
     /// batch is built by one plugin.
-    pub fn process_batch(&self, events: &[Event]) -> Vec<Outcome> {
+    pub fn process_batch(&self, events: Vec<Event>) -> Vec<Outcome> {
         run_batch(&self.plugin(), &self.installation.load(), events)
     }
 }
@@ -81,22 +81,28 @@ impl Pipeline {
 pub const MAX_BATCH: usize = 256;
 
 /// One event through a given plugin and the leak guard: a batch of one.
-pub fn run(plugin: &Plugin, installation: &Installation, event: &Event) -> Outcome {
-    let mut outcomes = run_batch(plugin, installation, std::slice::from_ref(event));
+pub fn run(plugin: &Plugin, installation: &Installation, event: Event) -> Outcome {
+    let run = plugin.handle_batch(installation, vec![event]);
+    let mut outcomes = guard(plugin, run);
     outcomes.pop().expect("one outcome per event")
 }
 
 /// Events through a given plugin and the leak guard, [`MAX_BATCH`] at a time.
-pub fn run_batch(plugin: &Plugin, installation: &Installation, events: &[Event]) -> Vec<Outcome> {
-    events
-        .chunks(MAX_BATCH)
-        .flat_map(|batch| guard(plugin, plugin.handle_batch(installation, batch)))
-        .collect()
+pub fn run_batch(plugin: &Plugin, installation: &Installation, events: Vec<Event>) -> Vec<Outcome> {
+    let mut outcomes = Vec::with_capacity(events.len());
+    let mut events = events.into_iter();
+    loop {
+        let batch: Vec<Event> = events.by_ref().take(MAX_BATCH).collect();
+        if batch.is_empty() {
+            return outcomes;
+        }
+        outcomes.extend(guard(plugin, plugin.handle_batch(installation, batch)));
+    }
 }
 
 /// What a batch's answers become once the leak guard has seen them: each body
 /// is checked against what the plugin was shown of every event of the batch.
-pub fn guard(plugin: &Plugin, run: BatchRun<'_>) -> Vec<Outcome> {
+pub fn guard(plugin: &Plugin, run: BatchRun) -> Vec<Outcome> {
     let BatchRun { shown, answers, .. } = run;
     let declared = plugin.declared_words();
     // A batch of one (a heartbeat's whole fleet, say) is searched as it

@@ -102,8 +102,8 @@ fn both_builds_give_the_same_bodies_for_every_sample() {
     assert!(events.len() >= 20, "only {} sample events", events.len());
     let mut payloads = 0;
     for (file, event) in &events {
-        let old_body = body(pipeline::run(&old, &installation(), event));
-        let new_body = body(pipeline::run(&new, &installation(), event));
+        let old_body = body(pipeline::run(&old, &installation(), event.clone()));
+        let new_body = body(pipeline::run(&new, &installation(), event.clone()));
         assert_eq!(old_body, new_body, "{file}");
         payloads += usize::from(new_body.is_some());
     }
@@ -119,9 +119,9 @@ fn a_batch_gives_the_same_bodies_as_one_event_a_call() {
         .collect();
     events.extend(["v1.30.2", "v1.31.0-eks-1", "garbage"].map(created));
     for plugin in [&old, &new] {
-        let batched = pipeline::run_batch(plugin, &installation(), &events);
+        let batched = pipeline::run_batch(plugin, &installation(), events.clone());
         for (event, outcome) in events.iter().zip(batched) {
-            let alone = pipeline::run(plugin, &installation(), event);
+            let alone = pipeline::run(plugin, &installation(), event.clone());
             assert_eq!(body(outcome), body(alone), "{:?}", plugin.contract());
         }
     }
@@ -137,7 +137,7 @@ fn the_new_build_is_never_shown_an_identifying_string() {
         .map(|(_, event)| event)
         .find(|event| matches!(event, Event::Created(tcp) if !tcp.labels.is_empty()))
         .unwrap_or_else(|| created("v1.30.2"));
-    let report = |plugin: &Plugin| match pipeline::run(plugin, &installation(), &event) {
+    let report = |plugin: &Plugin| match pipeline::run(plugin, &installation(), event.clone()) {
         Outcome::Ready(payload) => payload
             .redactions
             .into_iter()
@@ -154,8 +154,8 @@ fn an_old_plugin_is_shown_everything_and_a_copy_is_still_blocked() {
     let runtime = PluginRuntime::new(SandboxLimits::default(), None).expect("an engine");
     let leaky = runtime.load(&common::hostile("leak")).expect("it loads");
     assert_eq!(leaky.contract(), ContractVersion::V0_1_0);
-    let events = [created("v1.30.2"), created("v1.31.0")];
-    for outcome in pipeline::run_batch(&leaky, &installation(), &events) {
+    let events = vec![created("v1.30.2"), created("v1.31.0")];
+    for outcome in pipeline::run_batch(&leaky, &installation(), events) {
         assert!(matches!(outcome, Outcome::Blocked(_)), "{outcome:?}");
     }
 }

@@ -28,11 +28,14 @@ fn every_variant_builds_the_same_payloads() {
     let on_demand = on_demand.load(DEFAULT_PLUGIN).expect("plugin");
     let events: Vec<_> = ["v1.30.2", "v1.31.0-eks-1", "garbage"].map(created).into();
     let installation = installation();
-    let batch = pooled.handle_batch(&installation, &events).answers;
+    let batch = pooled.handle_batch(&installation, events.clone()).answers;
     assert_eq!(batch.len(), events.len());
     for (event, in_batch) in events.iter().zip(batch) {
-        let expected = body(pooled.handle(&installation, event));
-        assert_eq!(body(on_demand.handle(&installation, event)), expected);
+        let expected = body(pooled.handle(&installation, event.clone()));
+        assert_eq!(
+            body(on_demand.handle(&installation, event.clone())),
+            expected
+        );
         assert_eq!(body(in_batch), expected);
     }
 }
@@ -46,8 +49,8 @@ fn a_batch_that_runs_past_the_deadline_fails_every_event_of_it() {
     };
     let runtime = PluginRuntime::new(limits, None).expect("engine");
     let plugin = runtime.load(&spin).expect("plugin");
-    let events = [created("v1.30.2"), created("v1.31.0")];
-    let answers = plugin.handle_batch(&installation(), &events).answers;
+    let events = vec![created("v1.30.2"), created("v1.31.0")];
+    let answers = plugin.handle_batch(&installation(), events).answers;
     assert_eq!(answers.len(), 2);
     for answer in answers {
         assert!(matches!(answer, Err(CallError::Timeout(_))), "{answer:?}");

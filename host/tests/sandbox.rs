@@ -33,7 +33,7 @@ fn assert_host_goes_on(runtime: &PluginRuntime) {
         .load(DEFAULT_PLUGIN)
         .expect("the default plugin loads");
     let payload = default
-        .handle(&installation(), &created_event())
+        .handle(&installation(), created_event())
         .expect("default plugin works");
     assert!(
         payload.is_some(),
@@ -52,9 +52,7 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
     let runtime = runtime();
     let plugin = load_hostile(&runtime, "spin");
     let started = Instant::now();
-    let error = plugin
-        .handle(&installation(), &created_event())
-        .unwrap_err();
+    let error = plugin.handle(&installation(), created_event()).unwrap_err();
     assert!(matches!(error, CallError::Timeout(_)), "got {error:?}");
     assert!(error.to_string().contains("deadline"), "{error}");
     // Generous: the deadline is 200 ms; the machine may be busy.
@@ -70,9 +68,7 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
 fn unbounded_growth_hits_the_memory_cap() {
     let runtime = runtime();
     let plugin = load_hostile(&runtime, "grow");
-    let error = plugin
-        .handle(&installation(), &created_event())
-        .unwrap_err();
+    let error = plugin.handle(&installation(), created_event()).unwrap_err();
     assert!(
         matches!(error, CallError::MemoryCap { cap } if cap == 32 << 20),
         "got {error:?}"
@@ -84,15 +80,11 @@ fn unbounded_growth_hits_the_memory_cap() {
 fn a_trap_fails_only_its_call() {
     let runtime = runtime();
     let plugin = load_hostile(&runtime, "trap");
-    let error = plugin
-        .handle(&installation(), &created_event())
-        .unwrap_err();
+    let error = plugin.handle(&installation(), created_event()).unwrap_err();
     assert!(matches!(error, CallError::Trap(_)), "got {error:?}");
     // The same plugin is called again in a fresh store: it traps afresh,
     // rather than failing to enter an instance that trapped.
-    let again = plugin
-        .handle(&installation(), &created_event())
-        .unwrap_err();
+    let again = plugin.handle(&installation(), created_event()).unwrap_err();
     assert!(matches!(again, CallError::Trap(_)), "got {again:?}");
     assert_host_goes_on(&runtime);
 }
@@ -119,9 +111,7 @@ fn output_over_the_cap_is_refused() {
     );
     // A plugin with an empty description loads, and its body is over the cap.
     let plugin = runtime.load(&hostile("leak")).unwrap();
-    let error = plugin
-        .handle(&installation(), &created_event())
-        .unwrap_err();
+    let error = plugin.handle(&installation(), created_event()).unwrap_err();
     assert!(
         matches!(error, CallError::OutputTooLarge { cap: 8, .. }),
         "got {error:?}"
@@ -210,7 +200,7 @@ fn the_cache_serves_the_second_load() {
     assert_eq!(cache.hits(), 1, "the second load did not compile");
     assert!(
         second
-            .handle(&installation(), &created_event())
+            .handle(&installation(), created_event())
             .unwrap()
             .is_some()
     );
@@ -229,7 +219,7 @@ fn a_corrupt_cache_entry_costs_only_a_compilation() {
     assert_eq!(cache.hits(), 0, "a corrupt entry is no hit");
     assert!(
         plugin
-            .handle(&installation(), &created_event())
+            .handle(&installation(), created_event())
             .unwrap()
             .is_some()
     );
@@ -251,9 +241,7 @@ fn a_wasi_plugin_sees_a_closed_world_no_environment_no_files_no_network() {
         plugin.denied_imports()
     );
     // handle looks around and reports what it found, as a refusal.
-    let error = plugin
-        .handle(&installation(), &created_event())
-        .unwrap_err();
+    let error = plugin.handle(&installation(), created_event()).unwrap_err();
     let CallError::Refused(found) = &error else {
         panic!("got {error:?}");
     };

@@ -119,7 +119,7 @@ impl Worker {
             return;
         }
         let pipeline = Arc::clone(&self.pipeline);
-        let outcomes = tokio::task::spawn_blocking(move || pipeline.process_batch(&batch)).await;
+        let outcomes = tokio::task::spawn_blocking(move || pipeline.process_batch(batch)).await;
         match outcomes {
             Ok(outcomes) => outcomes
                 .into_iter()

@@ -146,7 +146,7 @@ pub fn self_test_calls(plugin: &Plugin) -> Vec<SelfTestCall> {
         .into_iter()
         .map(|(event_name, event, route)| {
             // One event a call, so that each is measured on its own.
-            let run = plugin.handle_batch(&installation, std::slice::from_ref(&event));
+            let run = plugin.handle_batch(&installation, vec![event]);
             let stats = run.stats;
             let outcome = pipeline::guard(plugin, run).pop().expect("one answer");
             SelfTestCall {

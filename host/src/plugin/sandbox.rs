@@ -167,10 +167,10 @@ pub struct Plugin {
 
 /// A batch of events as one plugin call handled it.
 #[derive(Debug)]
-pub struct BatchRun<'a> {
+pub struct BatchRun {
     /// What the plugin was shown: only the fields it declared it reads. The
     /// leak guard checks the bodies against these.
-    pub shown: Shown<'a>,
+    pub shown: Shown,
     /// One answer per event, in order.
     pub answers: Vec<Result<Option<Payload>, CallError>>,
     pub stats: CallStats,
@@ -243,9 +243,9 @@ impl Plugin {
     pub fn handle(
         &self,
         installation: &Installation,
-        event: &Event,
+        event: Event,
     ) -> Result<Option<Payload>, CallError> {
-        let mut run = self.handle_batch(installation, std::slice::from_ref(event));
+        let mut run = self.handle_batch(installation, vec![event]);
         run.answers.pop().unwrap_or(Err(CallError::AnswerCount {
             expected: 1,
             found: 0,
@@ -253,33 +253,31 @@ impl Plugin {
     }
 
     /// Turns each event into zero or one payload, in one fresh instance,
-    /// showing the plugin only the input fields it declared it reads.
+    /// showing the plugin only the input fields it declared it reads: the
+    /// events are taken, and the others emptied in place, not copied.
     ///
     /// A failure of the whole call (a trap, the deadline, the memory cap) is
     /// every event's answer; a refusal or an oversized payload is only its
     /// event's.
-    pub fn handle_batch<'a>(
-        &self,
-        installation: &'a Installation,
-        events: &'a [Event],
-    ) -> BatchRun<'a> {
-        let shown = Shown::to(self.description.reads, installation, events);
+    pub fn handle_batch(&self, installation: &Installation, events: Vec<Event>) -> BatchRun {
+        let count = events.len();
+        let shown = Shown::to(self.description.reads, installation.clone(), events);
         let (result, stats) = call(self, |instance, store| {
             instance.handle_batch(store, &shown.installation, &shown.events)
         });
         let answers = match result {
-            Ok(answers) if answers.len() == events.len() => answers
+            Ok(answers) if answers.len() == count => answers
                 .into_iter()
                 .map(|answer| self.checked_answer(answer))
                 .collect(),
             Ok(answers) => vec![
                 Err(CallError::AnswerCount {
-                    expected: events.len(),
+                    expected: count,
                     found: answers.len(),
                 });
-                events.len()
+                count
             ],
-            Err(error) => vec![Err(error); events.len()],
+            Err(error) => vec![Err(error); count],
         };
         BatchRun {
             shown,

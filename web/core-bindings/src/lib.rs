@@ -140,9 +140,10 @@ impl Session {
             .into_iter()
             .map(|document| document.event)
             .collect();
-        let shown = Shown::to(self.description.reads, &self.installation, &events);
-        let installation = shown.installation.into_owned();
-        let events = shown.events.into_owned();
+        let Shown {
+            installation,
+            events,
+        } = Shown::to(self.description.reads, self.installation.clone(), events);
         let mut batches = self.batches.borrow_mut();
         let value = json!({
             "step": "batch",

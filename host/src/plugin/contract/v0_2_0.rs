@@ -53,7 +53,7 @@ pub(super) fn handle_batch(
 
 /// The count is always given. The entries are only those the plugin was
 /// shown: withheld ones reach this adapter as empty strings (see
-/// `DataStore::visible_to`), and a real `namespace/name` is never empty.
+/// `DataStore::withhold`), and a real `namespace/name` is never empty.
 fn lower_data_store(store: &model::DataStore) -> wit::DataStore {
     wit::DataStore {
         name: store.name.clone(),
