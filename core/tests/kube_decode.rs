@@ -5,11 +5,11 @@ use std::fmt::Debug;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use kamaji_telemetry::kube::{
+use kamaji_telemetry_core::kube::{
     DecodeError, DecodeErrorKind, DecodedDocument, Limits, Position, decode_admission_review,
     decode_reader, decode_stream,
 };
-use kamaji_telemetry::model::{
+use kamaji_telemetry_core::model::{
     DataStore, Event, Fleet, GatewayExposure, IngressExposure, KeyValue, OwnerReference, TcpUpdate,
     TenantControlPlane,
 };

@@ -4,11 +4,11 @@
 use std::io::{BufReader, Read};
 use std::time::{Duration, Instant};
 
-use kamaji_telemetry::kube::{
+use kamaji_telemetry_core::kube::{
     DecodeError, DecodeErrorKind, DecodedDocument, LimitExceeded, Limits, decode_admission_review,
     decode_admission_review_within, decode_reader, decode_stream, decode_stream_within,
 };
-use kamaji_telemetry::model::Event;
+use kamaji_telemetry_core::model::Event;
 
 const GOOD: &str = r#"{"apiVersion": "kamaji.clastix.io/v1alpha1", "kind": "TenantControlPlane",
  "metadata": {"name": "good"}}"#;

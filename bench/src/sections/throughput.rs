@@ -206,16 +206,24 @@ fn in_process(context: &Context, stream: &[u8], section: &mut Section) {
         load_plugin(InstanceAllocation::Pooling),
         inputs::installation(),
     );
+    // Decoded as the host decodes: with only what the plugin reads.
+    let reads = pipeline.plugin().description().reads;
+    let decode = || kube::decode_stream(stream).showing(reads);
     let samples = side_by_side(
         context.plan(7),
         &mut [
-            &mut || kube::decode_stream(stream).for_each(|document| drop(black_box(document))),
-            &mut || each_event(stream, |event| drop(black_box(pipeline.process(event)))),
+            &mut || decode().for_each(|document| drop(black_box(document))),
             &mut || {
-                let events: Vec<Event> = kube::decode_stream(stream)
+                for document in decode() {
+                    let event = document.expect("generated documents decode").event;
+                    drop(black_box(pipeline.process(event)));
+                }
+            },
+            &mut || {
+                let events: Vec<Event> = decode()
                     .map(|document| document.expect("generated documents decode").event)
                     .collect();
-                drop(black_box(pipeline.process_batch(&events)));
+                drop(black_box(pipeline.process_batch(events)));
             },
         ],
     );
@@ -227,12 +235,6 @@ fn in_process(context: &Context, stream: &[u8], section: &mut Section) {
     for (figure, seconds) in figures.into_iter().zip(&samples) {
         let rates: Vec<f64> = seconds.iter().map(|s| IN_PROCESS as f64 / s).collect();
         section.row(Row::from_samples(figure, &rates, Unit::Rate("docs/s")));
-    }
-}
-
-fn each_event(stream: &[u8], mut f: impl FnMut(&Event)) {
-    for document in kube::decode_stream(stream) {
-        f(&document.expect("generated documents decode").event);
     }
 }
 

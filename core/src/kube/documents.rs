@@ -1,15 +1,12 @@
 //! What one document means: the event it gives, if any.
 
 use std::fmt;
-use std::marker::PhantomData;
 
-use serde::Deserialize;
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::error::DecodeErrorKind;
-use super::objects::{AdmissionRequest, KubeObject};
-use crate::model::{Event, Fleet, TcpUpdate, TenantControlPlane};
+use super::objects::{AdmissionRequest, KubeObject, ObjectSeed};
+use crate::model::{DataStore, Event, Fleet, InputFields, TcpUpdate, TenantControlPlane};
 
 const KAMAJI_GROUP: &str = "kamaji.clastix.io";
 const ADMISSION_GROUP: &str = "admission.k8s.io";
@@ -18,18 +15,38 @@ const ADMISSION_GROUP: &str = "admission.k8s.io";
 /// `jq .items` prints it, read like the items of a `List`.
 pub(super) enum TopLevel<'a> {
     Object(Box<KubeObject<'a>>),
-    Array(Items<'a>),
+    Array(Items),
 }
 
-impl<'de> Deserialize<'de> for TopLevel<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TopLevelVisitor)
+impl TopLevel<'_> {
+    /// Gives a document whose items were read apart (see
+    /// `framing::long_json`) its items back: its own are an empty array.
+    pub(super) fn put_items(&mut self, items: Items) {
+        match self {
+            TopLevel::Array(own) => *own = items,
+            TopLevel::Object(object) => {
+                if let Some(own) = &mut object.items {
+                    *own = items;
+                }
+            }
+        }
     }
 }
 
-struct TopLevelVisitor;
+/// Reads the top level; a list's items keep only the fields of `shown`.
+pub(super) struct TopLevelSeed {
+    pub shown: InputFields,
+}
 
-impl<'de> Visitor<'de> for TopLevelVisitor {
+impl<'de> DeserializeSeed<'de> for TopLevelSeed {
+    type Value = TopLevel<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevelSeed {
     type Value = TopLevel<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -37,28 +54,33 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        let object = KubeObject::deserialize(MapAccessDeserializer::new(map))?;
+        let object = ObjectSeed { shown: self.shown }.visit_map(map)?;
         Ok(TopLevel::Object(Box::new(object)))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        Items::deserialize(SeqAccessDeserializer::new(seq)).map(TopLevel::Array)
+        ItemsSeed { shown: self.shown }
+            .visit_seq(seq)
+            .map(TopLevel::Array)
     }
 }
 
-/// The items of a list, sorted into a fleet as they are read, so that a large
-/// list is never held twice.
-pub(super) struct Items<'a> {
+/// The items of a list, sorted into a fleet as they are read and given only
+/// the fields the reader is shown, so that a large list is never held whole:
+/// each item's other fields are dropped as soon as it is read.
+pub(super) struct Items {
     fleet: Fleet,
     /// Items neither TenantControlPlanes nor DataStores.
     skipped: usize,
     /// Items that name no kind, as those of a typed list from the API server
-    /// may: the list's kind, which can come after them, says what they are.
-    unnamed: Vec<KubeObject<'a>>,
+    /// may, read both ways: the list's kind, which can come after them, says
+    /// which they are.
+    unnamed: Vec<(TenantControlPlane, DataStore)>,
+    shown: InputFields,
 }
 
-impl Default for Items<'_> {
-    fn default() -> Self {
+impl Items {
+    pub(super) fn new(shown: InputFields) -> Self {
         Items {
             fleet: Fleet {
                 tenant_control_planes: Vec::new(),
@@ -66,52 +88,81 @@ impl Default for Items<'_> {
             },
             skipped: 0,
             unnamed: Vec::new(),
+            shown,
         }
     }
-}
 
-impl<'a> Items<'a> {
-    fn push(&mut self, item: KubeObject<'a>) {
-        if item.kind.is_empty() {
-            self.unnamed.push(item);
-        } else {
+    pub(super) fn push(&mut self, item: KubeObject<'_>) {
+        if !item.kind.is_empty() {
             let kind = kamaji_kind(&item.api_version, &item.kind);
-            self.add(kind, item);
+            return self.add(kind, item);
         }
+        let (mut tcp, mut store) = item.into_either();
+        tcp.withhold(self.shown);
+        store.withhold(self.shown);
+        self.unnamed.push((tcp, store));
     }
 
     fn add(&mut self, kind: Option<KamajiKind>, item: KubeObject<'_>) {
         match kind {
-            Some(KamajiKind::TenantControlPlane) => self
-                .fleet
-                .tenant_control_planes
-                .push(item.into_tenant_control_plane()),
-            Some(KamajiKind::DataStore) => self.fleet.data_stores.push(item.into_data_store()),
+            Some(KamajiKind::TenantControlPlane) => {
+                let mut tcp = item.into_tenant_control_plane();
+                tcp.withhold(self.shown);
+                self.fleet.tenant_control_planes.push(tcp);
+            }
+            Some(KamajiKind::DataStore) => {
+                let mut store = item.into_data_store();
+                store.withhold(self.shown);
+                self.fleet.data_stores.push(store);
+            }
             None => self.skipped += 1,
+        }
+    }
+
+    /// The items that named no kind are of the list's `element` kind.
+    fn into_heartbeat(mut self, element: Option<KamajiKind>) -> Meaning {
+        for (tcp, store) in std::mem::take(&mut self.unnamed) {
+            match element {
+                Some(KamajiKind::TenantControlPlane) => self.fleet.tenant_control_planes.push(tcp),
+                Some(KamajiKind::DataStore) => self.fleet.data_stores.push(store),
+                None => self.skipped += 1,
+            }
+        }
+        // A large fleet's vectors grew by doubling: up to half of them is
+        // room that will not be used.
+        self.fleet.tenant_control_planes.shrink_to_fit();
+        self.fleet.data_stores.shrink_to_fit();
+        Meaning {
+            event: Event::Heartbeat(self.fleet),
+            skipped_items: self.skipped,
         }
     }
 }
 
-// Generic over both lifetimes, as serde derives it, for `KubeObject<'a>` to
-// borrow through its `items`.
-impl<'de: 'a, 'a> Deserialize<'de> for Items<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_seq(ItemsVisitor(PhantomData))
+/// Reads a list's items; each keeps only the fields of `shown`.
+pub(super) struct ItemsSeed {
+    pub shown: InputFields,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemsSeed {
+    type Value = Items;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
     }
 }
 
-struct ItemsVisitor<'a>(PhantomData<Items<'a>>);
-
-impl<'de: 'a, 'a> Visitor<'de> for ItemsVisitor<'a> {
-    type Value = Items<'a>;
+impl<'de> Visitor<'de> for ItemsSeed {
+    type Value = Items;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of Kubernetes objects")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Items::default();
-        while let Some(item) = seq.next_element()? {
+        let mut items = Items::new(self.shown);
+        let seed = ObjectSeed { shown: self.shown };
+        while let Some(item) = seq.next_element_seed(seed)? {
             items.push(item);
         }
         Ok(items)
@@ -157,22 +208,25 @@ enum DocumentKind {
     Other,
 }
 
-pub(super) fn interpret(top: TopLevel<'_>) -> Result<Meaning, DecodeErrorKind> {
+pub(super) fn interpret(top: TopLevel<'_>, shown: InputFields) -> Result<Meaning, DecodeErrorKind> {
     let object = match top {
-        TopLevel::Array(items) => return Ok(heartbeat(items, None)),
+        TopLevel::Array(items) => return Ok(items.into_heartbeat(None)),
         TopLevel::Object(object) => *object,
     };
     match classify(&object.api_version, &object.kind) {
         DocumentKind::AdmissionReview => admission(object)?.event.map(Meaning::of),
-        DocumentKind::List(element) => Ok(heartbeat(object.items.unwrap_or_default(), element)),
+        DocumentKind::List(element) => Ok(object
+            .items
+            .unwrap_or_else(|| Items::new(shown))
+            .into_heartbeat(element)),
         DocumentKind::Kamaji(KamajiKind::TenantControlPlane) => Ok(Meaning::of(Event::Created(
             object.into_tenant_control_plane(),
         ))),
         // A DataStore alone is a heartbeat of just it (see the module docs).
         DocumentKind::Kamaji(KamajiKind::DataStore) => {
-            let mut items = Items::default();
+            let mut items = Items::new(shown);
             items.add(Some(KamajiKind::DataStore), object);
-            Ok(heartbeat(items, None))
+            Ok(items.into_heartbeat(None))
         }
         DocumentKind::Other => Err(unsupported(object)),
     }
@@ -204,18 +258,6 @@ fn kamaji_kind(api_version: &str, kind: &str) -> Option<KamajiKind> {
 /// The API group of an `apiVersion`: empty for the core group's `v1`.
 fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
-}
-
-/// One heartbeat over a list's items; `element` is the kind of those that
-/// name none.
-fn heartbeat(mut items: Items<'_>, element: Option<KamajiKind>) -> Meaning {
-    for item in std::mem::take(&mut items.unnamed) {
-        items.add(element, item);
-    }
-    Meaning {
-        event: Event::Heartbeat(items.fleet),
-        skipped_items: items.skipped,
-    }
 }
 
 /// Reads an object that should be an AdmissionReview.

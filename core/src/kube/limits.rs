@@ -87,6 +87,15 @@ fn size_text(size: Option<usize>) -> String {
 }
 
 impl Limits {
+    /// The limits of a value read apart from its document, `depth` levels
+    /// down in it: it may nest that much less.
+    pub(super) fn nested(&self, depth: usize) -> Limits {
+        Limits {
+            max_depth: self.max_depth.saturating_sub(depth),
+            ..*self
+        }
+    }
+
     /// The document-size check for a document whose size is known.
     pub(super) fn check_size(&self, size: usize) -> Result<(), LimitExceeded> {
         if size > self.max_document_bytes {

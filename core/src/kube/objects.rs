@@ -9,11 +9,12 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use super::documents::Items;
+use super::documents::{Items, ItemsSeed};
 use crate::model::{
-    DataStore, GatewayExposure, IngressExposure, KeyValue, OwnerReference, TenantControlPlane,
+    DataStore, GatewayExposure, IngressExposure, InputFields, KeyValue, OwnerReference,
+    TenantControlPlane,
 };
 
 /// Any Kubernetes object, read for the fields that the kinds we decode have.
@@ -22,21 +23,192 @@ use crate::model::{
 /// AdmissionReview, `items` for a list, `spec` and `status` for a
 /// TenantControlPlane or a DataStore. One shape for all of them lets a document
 /// be read in a single pass, whatever order its keys come in.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// Read by hand ([`ObjectSeed`]) rather than derived, so that a list's items
+/// can be given the fields the reader is shown as they are read.
 pub(super) struct KubeObject<'a> {
-    // Borrowed: these are only compared, never kept.
-    #[serde(borrow, default)]
+    // Borrowed when the input allows: these are only compared, never kept.
     pub api_version: Cow<'a, str>,
-    #[serde(borrow, default)]
     pub kind: Cow<'a, str>,
     metadata: Option<Metadata>,
     spec: Option<Spec>,
     status: Option<Status>,
-    #[serde(borrow)]
     pub request: Option<Box<AdmissionRequest<'a>>>,
-    #[serde(borrow)]
-    pub items: Option<Items<'a>>,
+    pub items: Option<Items>,
+}
+
+/// Reads a [`KubeObject`]; a list's items keep only the fields of `shown`.
+#[derive(Clone, Copy)]
+pub(super) struct ObjectSeed {
+    pub shown: InputFields,
+}
+
+// Generic over both lifetimes, as serde derives it, for `AdmissionRequest<'a>`
+// to borrow through its objects.
+impl<'de: 'a, 'a> Deserialize<'de> for KubeObject<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ObjectSeed {
+            shown: InputFields::all(),
+        }
+        .deserialize(deserializer)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed {
+    type Value = KubeObject<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+/// The keys of an object that are read; any other is skipped unbuilt.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum Key {
+    ApiVersion,
+    Kind,
+    Metadata,
+    Spec,
+    Status,
+    Request,
+    Items,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Visitor<'de> for ObjectSeed {
+    type Value = KubeObject<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Kubernetes object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = KubeObject {
+            api_version: Cow::Borrowed(""),
+            kind: Cow::Borrowed(""),
+            metadata: None,
+            spec: None,
+            status: None,
+            request: None,
+            items: None,
+        };
+        let mut seen = [false; 7];
+        while let Some(key) = map.next_key::<Key>()? {
+            if let Some(index) = key.index()
+                && std::mem::replace(&mut seen[index], true)
+            {
+                return Err(de::Error::duplicate_field(key.name()));
+            }
+            match key {
+                Key::ApiVersion => object.api_version = map.next_value::<Text>()?.0,
+                Key::Kind => object.kind = map.next_value::<Text>()?.0,
+                Key::Metadata => object.metadata = map.next_value_seed(MetadataSeed(self.shown))?,
+                Key::Spec => object.spec = map.next_value()?,
+                Key::Status => object.status = map.next_value()?,
+                Key::Request => object.request = map.next_value()?,
+                Key::Items => object.items = map.next_value_seed(OptionalItems(self.shown))?,
+                Key::Other => drop(map.next_value::<de::IgnoredAny>()?),
+            }
+        }
+        Ok(object)
+    }
+}
+
+impl Key {
+    /// Its place among the keys read once, and its name in the JSON.
+    fn index(&self) -> Option<usize> {
+        let index = match self {
+            Key::ApiVersion => 0,
+            Key::Kind => 1,
+            Key::Metadata => 2,
+            Key::Spec => 3,
+            Key::Status => 4,
+            Key::Request => 5,
+            Key::Items => 6,
+            Key::Other => return None,
+        };
+        Some(index)
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Key::ApiVersion => "apiVersion",
+            Key::Kind => "kind",
+            Key::Metadata => "metadata",
+            Key::Spec => "spec",
+            Key::Status => "status",
+            Key::Request => "request",
+            Key::Items => "items",
+            Key::Other => "",
+        }
+    }
+}
+
+/// A string, borrowed from the input when it can be, as `#[serde(borrow)]`
+/// would read it; null reads as empty, as the derived `default` did.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
+        Ok(Text(Cow::Borrowed(value)))
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(Text(Cow::Owned(value.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
+        Ok(Text(Cow::Owned(value)))
+    }
+}
+
+/// `items`, which may be null.
+struct OptionalItems(InputFields);
+
+impl<'de> DeserializeSeed<'de> for OptionalItems {
+    type Value = Option<Items>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OptionalItems {
+    type Value = Option<Items>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of Kubernetes objects or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        ItemsSeed { shown: self.0 }
+            .deserialize(deserializer)
+            .map(Some)
+    }
 }
 
 /// `request` of an AdmissionReview (admission.k8s.io/v1 and v1beta1 alike).
@@ -63,8 +235,7 @@ pub(super) struct GroupVersionKind<'a> {
     pub kind: Cow<'a, str>,
 }
 
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Default)]
 struct Metadata {
     name: Option<String>,
     namespace: Option<String>,
@@ -72,6 +243,86 @@ struct Metadata {
     labels: Option<KeyValues>,
     annotations: Option<KeyValues>,
     owner_references: Option<Vec<OwnerRef>>,
+}
+
+/// Reads `metadata`, which may be null. Its fields that the reader is not
+/// shown are skipped, unbuilt and unchecked: they are most of an object's
+/// strings (names, labels, annotations), and building them only to empty
+/// them would be most of the cost of reading it.
+struct MetadataSeed(InputFields);
+
+/// The keys of `metadata` that are read.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum MetadataKey {
+    Name,
+    Namespace,
+    Uid,
+    Labels,
+    Annotations,
+    OwnerReferences,
+    #[serde(other)]
+    Other,
+}
+
+impl MetadataKey {
+    /// The input field group it belongs to.
+    fn group(&self) -> InputFields {
+        match self {
+            MetadataKey::Name | MetadataKey::Namespace | MetadataKey::Uid => InputFields::IDENTITY,
+            MetadataKey::Labels => InputFields::LABELS,
+            MetadataKey::Annotations => InputFields::ANNOTATIONS,
+            MetadataKey::OwnerReferences => InputFields::OWNER_KINDS | InputFields::OWNER_IDENTITY,
+            MetadataKey::Other => InputFields::empty(),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for MetadataSeed {
+    type Value = Option<Metadata>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MetadataSeed {
+    type Value = Option<Metadata>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("object metadata")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut metadata = Metadata::default();
+        while let Some(key) = map.next_key::<MetadataKey>()? {
+            let shown = self.0.intersects(key.group());
+            match key {
+                MetadataKey::Name if shown => metadata.name = map.next_value()?,
+                MetadataKey::Namespace if shown => metadata.namespace = map.next_value()?,
+                MetadataKey::Uid if shown => metadata.uid = map.next_value()?,
+                MetadataKey::Labels if shown => metadata.labels = map.next_value()?,
+                MetadataKey::Annotations if shown => metadata.annotations = map.next_value()?,
+                MetadataKey::OwnerReferences if shown => {
+                    metadata.owner_references = map.next_value()?;
+                }
+                _ => drop(map.next_value::<de::IgnoredAny>()?),
+            }
+        }
+        Ok(Some(metadata))
+    }
 }
 
 #[derive(Deserialize)]
@@ -189,6 +440,29 @@ impl KubeObject<'_> {
             endpoint: status.control_plane_endpoint,
             data_store: spec.data_store,
         }
+    }
+
+    /// An item of a typed list that names no kind: it is read both ways,
+    /// as the list's kind, which may come after it, will choose one.
+    pub fn into_either(mut self) -> (TenantControlPlane, DataStore) {
+        let store = DataStore {
+            name: self
+                .metadata
+                .as_ref()
+                .and_then(|metadata| metadata.name.clone())
+                .unwrap_or_default(),
+            driver: self
+                .spec
+                .as_mut()
+                .and_then(|spec| spec.driver.take())
+                .unwrap_or_default(),
+            used_by: self
+                .status
+                .as_mut()
+                .and_then(|status| status.used_by.take())
+                .unwrap_or_default(),
+        };
+        (self.into_tenant_control_plane(), store)
     }
 
     /// Maps the object's fields onto the contract's record (see the WIT docs).

@@ -9,11 +9,15 @@ use serde_saphyr::granit_parser::ErrorKind;
 use serde_saphyr::{Budget, ExternalMessageSource, MessageFormatter};
 
 use super::DecodedDocument;
-use super::documents::{Meaning, TopLevel, interpret};
+use super::documents::{Items, Meaning, TopLevelSeed, interpret};
 use super::error::{DecodeError, DecodeErrorKind, Position};
-use super::framing::{Framer, Piece, Stop, Syntax};
+use super::framing::{Framer, LongJson, Moved, Piece, Stop, Syntax, WalkError};
 use super::limits::{LimitExceeded, Limits, Tripped, deserialize_within};
-use super::objects::KubeObject;
+use super::objects::{KubeObject, ObjectSeed};
+use crate::model::InputFields;
+use serde::de::DeserializeSeed;
+use serde_json::Deserializer;
+use serde_json::de::SliceRead;
 
 /// The documents of a JSON or YAML stream, decoded one at a time as they are
 /// read.
@@ -22,6 +26,8 @@ pub struct Documents<R> {
     limits: Limits,
     yaml: serde_saphyr::Options,
     document: usize,
+    /// The input fields events are given; the others are emptied.
+    shown: InputFields,
 }
 
 impl<R: BufRead> Documents<R> {
@@ -31,21 +37,32 @@ impl<R: BufRead> Documents<R> {
             yaml: yaml_options(&limits),
             limits,
             document: 0,
+            shown: InputFields::all(),
         }
     }
 
-    fn decode(&self, piece: Result<Piece, Stop>) -> Outcome {
-        match piece {
+    /// Gives events only the fields of `shown`, emptying the others (see
+    /// [`withhold`](crate::withhold)) as each object is read: a 100,000-TCP
+    /// List then costs what is shown of it, not what it holds.
+    pub fn showing(mut self, shown: InputFields) -> Self {
+        self.shown = shown;
+        self
+    }
+
+    fn decode(&mut self, piece: Result<Piece, Stop>) -> Outcome {
+        let seed = TopLevelSeed { shown: self.shown };
+        let mut meaning = match piece {
             Ok(Piece::Document {
                 syntax: Syntax::Json,
                 start,
                 bytes,
-            }) => decode_json(&bytes, start, &self.limits),
+            }) => decode_json(&bytes, start, &self.limits, self.shown),
+            Ok(Piece::LongJson { start }) => self.decode_long_json(start),
             Ok(Piece::Document {
                 syntax: Syntax::Yaml,
                 start,
                 bytes,
-            }) => decode_yaml(&bytes, start, &self.limits, self.yaml.clone()),
+            }) => decode_yaml(seed, &bytes, start, &self.limits, self.yaml.clone()),
             Ok(Piece::TooLarge { start }) => Err((
                 start,
                 DecodeErrorKind::Limit(LimitExceeded::DocumentSize {
@@ -53,8 +70,69 @@ impl<R: BufRead> Documents<R> {
                     size: None,
                 }),
             )),
-            Err(Stop::NotText(position)) => Err((position, DecodeErrorKind::NotText)),
-            Err(Stop::Read(error)) => Err((self.framer.position(), DecodeErrorKind::Read(error))),
+            Err(stop) => Err(self.stopped(stop)),
+        }?;
+        meaning.event.withhold(self.shown);
+        Ok(meaning)
+    }
+
+    /// A JSON document too long to keep: its items are decoded one at a time
+    /// as they are read, then the rest of it (see [`LongJson`]).
+    fn decode_long_json(&mut self, start: Position) -> Outcome {
+        let mut items = Items::new(self.shown);
+        let (shown, limits) = (self.shown, self.limits);
+        let walked = self
+            .framer
+            .walk_long_json(limits.max_items, |at, bytes, depth| {
+                let seed = ObjectSeed { shown };
+                let object = parse_json(
+                    seed,
+                    Deserializer::from_slice(bytes),
+                    at,
+                    &limits.nested(depth),
+                )?;
+                items.push(object);
+                Ok(())
+            });
+        let (rest, moved) = match walked {
+            Ok(LongJson { rest, moved }) => (rest, moved),
+            Err(error) => return Err(self.walk_error(start, error)),
+        };
+        let seed = TopLevelSeed { shown };
+        let place = |at| moved.map_or(at, |moved: Moved| moved.place(at));
+        let mut top = parse_json(seed, Deserializer::from_slice(&rest), start, &limits)
+            .map_err(|(at, cause)| (place(at), cause))?;
+        top.put_items(items);
+        interpret(top, shown).map_err(|cause| (start, cause))
+    }
+
+    fn walk_error(
+        &self,
+        start: Position,
+        error: WalkError<(Position, DecodeErrorKind)>,
+    ) -> (Position, DecodeErrorKind) {
+        let limit = |limit| (start, DecodeErrorKind::Limit(limit));
+        match error {
+            WalkError::Item(error) => error,
+            WalkError::Syntax { position, message } => {
+                (position, DecodeErrorKind::Json(message.to_owned()))
+            }
+            WalkError::TooManyItems => limit(LimitExceeded::Items {
+                limit: self.limits.max_items,
+            }),
+            WalkError::TooLarge => limit(LimitExceeded::DocumentSize {
+                limit: self.limits.max_document_bytes,
+                size: None,
+            }),
+            WalkError::Stopped(stop) => self.stopped(stop),
+        }
+    }
+
+    /// Where and why the stream stops.
+    fn stopped(&self, stop: Stop) -> (Position, DecodeErrorKind) {
+        match stop {
+            Stop::NotText(position) => (position, DecodeErrorKind::NotText),
+            Stop::Read(error) => (self.framer.position(), DecodeErrorKind::Read(error)),
         }
     }
 }
@@ -139,20 +217,31 @@ fn json_error(start: Position, error: &serde_json::Error) -> (Position, DecodeEr
     (position, DecodeErrorKind::Json(message))
 }
 
-fn decode_json(bytes: &[u8], start: Position, limits: &Limits) -> Outcome {
-    // A fresh deserializer per document: one cannot go on after an error.
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+/// Decodes one JSON document.
+fn decode_json(bytes: &[u8], start: Position, limits: &Limits, shown: InputFields) -> Outcome {
+    let seed = TopLevelSeed { shown };
+    let top = parse_json(seed, Deserializer::from_slice(bytes), start, limits)?;
+    interpret(top, shown).map_err(|cause| (start, cause))
+}
+
+/// Reads one JSON value with `seed`, by a fresh deserializer (one cannot go
+/// on after an error), within `limits`.
+fn parse_json<'de, S: DeserializeSeed<'de>>(
+    seed: S,
+    mut deserializer: Deserializer<SliceRead<'de>>,
+    start: Position,
+    limits: &Limits,
+) -> Result<S::Value, (Position, DecodeErrorKind)> {
     let tripped = Tripped::default();
-    match deserialize_within(PhantomData::<TopLevel>, &mut deserializer, limits, &tripped) {
-        Ok(top) => interpret(top).map_err(|cause| (start, cause)),
-        Err(error) => {
+    deserialize_within(seed, &mut deserializer, limits, &tripped)
+        .and_then(|value| deserializer.end().map(|()| value))
+        .map_err(|error| {
             let (position, cause) = json_error(start, &error);
-            Err((
+            (
                 position,
                 tripped.take().map_or(cause, DecodeErrorKind::Limit),
-            ))
-        }
-    }
+            )
+        })
 }
 
 /// The YAML parser's own bounds, from ours. Its budget is checked on the
@@ -182,6 +271,7 @@ fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
 
 /// Decodes one YAML document. `bytes` starts with the line of `start`.
 fn decode_yaml(
+    seed: TopLevelSeed,
     bytes: &[u8],
     start: Position,
     limits: &Limits,
@@ -192,11 +282,12 @@ fn decode_yaml(
         column: 1,
     };
     let tripped = Tripped::default();
+    let shown = seed.shown;
     let parsed = serde_saphyr::with_deserializer_from_slice_with_options(bytes, options, |yaml| {
-        deserialize_within(PhantomData::<TopLevel>, yaml, limits, &tripped)
+        deserialize_within(seed, yaml, limits, &tripped)
     });
     match parsed {
-        Ok(top) => interpret(top).map_err(|cause| (content, cause)),
+        Ok(top) => interpret(top, shown).map_err(|cause| (content, cause)),
         Err(error) => {
             let (position, cause) = yaml_error(bytes, limits, start, content, &error);
             Err((

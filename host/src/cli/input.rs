@@ -111,10 +111,13 @@ fn process_source(
     sink: &mut impl PayloadSink,
 ) -> usize {
     let Source { label, input } = source;
+    // Decoded with only what the plugin reads, so that a large List costs
+    // what the plugin is shown of it.
+    let reads = pipeline.plugin().description().reads;
     std::thread::scope(|scope| {
         let (decoded, documents) = mpsc::sync_channel(MAX_BATCH);
         scope.spawn(move || {
-            for document in kube::decode_reader(input, Limits::default()) {
+            for document in kube::decode_reader(input, Limits::default()).showing(reads) {
                 if decoded.send(document).is_err() {
                     break;
                 }
@@ -183,7 +186,7 @@ impl<S: PayloadSink> Batcher<'_, S> {
             return;
         }
         let (labels, events): (Vec<String>, Vec<Event>) = self.batch.drain(..).unzip();
-        let outcomes = self.pipeline.process_batch(&events);
+        let outcomes = self.pipeline.process_batch(events);
         for (label, outcome) in labels.iter().zip(outcomes) {
             self.report(label, outcome);
         }
