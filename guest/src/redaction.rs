@@ -16,7 +16,7 @@ use crate::status::TcpStatus;
 use crate::versions::{KamajiVersion, KubernetesVersion};
 use crate::wire::Platform;
 use crate::{DataStore, Installation, Redaction, RedactionAction, TenantControlPlane};
-use core::fmt::Display;
+use core::fmt::{Display, Write};
 
 /// What a route did with one present input field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,12 +66,28 @@ impl Treatment {
 
     /// Normalised for `reason`, unless the sent value is the raw one.
     fn unless_verbatim(raw: &str, sent: impl Display, reason: &'static str) -> Self {
-        if sent.to_string() == raw {
+        if displays_as(&sent, raw) {
             Self::Kept
         } else {
             Self::Normalised(reason)
         }
     }
+}
+
+/// Whether `value` is written as `text`: compared as it is written, without
+/// building the string (this runs for every version of every event).
+fn displays_as(value: &impl Display, text: &str) -> bool {
+    struct Compare<'a> {
+        rest: &'a str,
+    }
+    impl Write for Compare<'_> {
+        fn write_str(&mut self, part: &str) -> core::fmt::Result {
+            self.rest = self.rest.strip_prefix(part).ok_or(core::fmt::Error)?;
+            Ok(())
+        }
+    }
+    let mut compare = Compare { rest: text };
+    write!(compare, "{value}").is_ok() && compare.rest.is_empty()
 }
 
 /// The fields of `tenant-control-plane`, in WIT order.
@@ -306,6 +322,14 @@ mod tests {
             Treatment::status("Ready", TcpStatus::Ready),
             Treatment::Kept
         );
+    }
+
+    #[test]
+    fn a_value_is_verbatim_only_when_written_exactly_as_the_input() {
+        assert!(displays_as(&"v1.30.2", "v1.30.2"));
+        assert!(!displays_as(&"v1.30.2", "v1.30.20"));
+        assert!(!displays_as(&"v1.30.2", "v1.30"));
+        assert!(!displays_as(&"", "v1"));
     }
 
     #[test]
