@@ -19,6 +19,7 @@ use kamaji_telemetry::plugin::{
 use serde::Serialize;
 
 use super::input;
+use super::output::{reads_text, route_names, routes_text};
 use super::{GlobalArgs, InstallationArgs, OutputFormat, block_on};
 
 #[derive(Debug, Args)]
@@ -66,6 +67,11 @@ struct DescriptionLine {
     reads: Vec<&'static str>,
     /// The routes it declared; `null` when its contract has no declarations.
     routes: Option<Vec<&'static str>>,
+    /// Both in words, as `plugin describe` prints them.
+    #[serde(skip)]
+    reads_text: String,
+    #[serde(skip)]
+    routes_text: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -170,10 +176,9 @@ fn examine(report: &mut Report, plugin: Plugin, args: &CheckArgs) -> anyhow::Res
         version: description.version.clone(),
         wire_schema: description.wire_schema.clone(),
         reads: description.reads.names(),
-        routes: description
-            .routes
-            .as_ref()
-            .map(|routes| routes.iter().map(|route| route.as_str()).collect()),
+        routes: route_names(description),
+        reads_text: reads_text(description),
+        routes_text: routes_text(description.routes.as_deref()),
     });
     let calls = self_test_calls(&plugin);
     report.self_test = calls.iter().map(self_test_line).collect();
@@ -255,19 +260,8 @@ fn text(report: &Report) -> String {
             "describes   {} {}, wire schema {}\n",
             description.name, description.version, description.wire_schema
         );
-        let reads = if description.reads.is_empty() {
-            vec!["nothing"]
-        } else {
-            description.reads.clone()
-        };
-        out += &format!("reads       {}\n", reads.join(", "));
-        out += &format!(
-            "routes      {}\n",
-            description.routes.as_ref().map_or_else(
-                || "any (no declarations)".to_owned(),
-                |routes| routes.join(", ")
-            )
-        );
+        out += &format!("reads       {}\n", description.reads_text);
+        out += &format!("routes      {}\n", description.routes_text);
     }
     for import in &report.imports {
         out += &format!("import      {:<8} {}\n", import.status, import.name);

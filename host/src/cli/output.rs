@@ -47,12 +47,16 @@ pub fn description_json(
         contract: contract.as_str(),
         wire_schema: &description.wire_schema,
         reads: description.reads.names(),
-        routes: description
-            .routes
-            .as_ref()
-            .map(|routes| routes.iter().map(|route| route.as_str()).collect()),
+        routes: route_names(description),
         fields: description.fields.iter().map(FieldLine::from).collect(),
     })
+}
+
+/// The routes a plugin declared, by name; `None` when its contract has no
+/// declarations.
+pub fn route_names(description: &Description) -> Option<Vec<&'static str>> {
+    let routes = description.routes.as_ref()?;
+    Some(routes.iter().map(|route| route.as_str()).collect())
 }
 
 /// The declared routes in words: `stats, create`, or that there are none.
