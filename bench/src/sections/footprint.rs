@@ -49,7 +49,7 @@ pub fn measure(context: &Context, runs: &Footprints, idle: Result<IdleMemory, St
             .target(Target::AtMost(150.0 * 1024.0)),
     );
     section.row(file_size(
-        "host binary (release, stripped)",
+        "host binary (release, with symbols)",
         &context.binary,
         Unit::MiB,
     ));

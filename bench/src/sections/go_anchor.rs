@@ -19,9 +19,9 @@ use crate::stats::paired_ratios;
 use crate::{Context, progress};
 
 /// Documents of the AdmissionReview stream both previews read.
-const ADMISSIONS: usize = 20_000;
+pub const ADMISSIONS: usize = 20_000;
 /// TCPs of the List both heartbeats read.
-const FLEET: usize = 100_000;
+pub const FLEET: usize = 100_000;
 /// Payloads both senders POST.
 const SENDS: usize = 20_000;
 
