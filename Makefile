@@ -265,13 +265,15 @@ profile: plugin | $(PERF)
 	cargo build --release -p kamaji-telemetry
 	cargo bench --quiet -p kamaji-telemetry-bench --no-run
 	target/release/kamaji-bench-inputs $(PROFILE_DIR)
+	@# Compiled and cached first, so that the profiles show no compiler.
+	target/release/kamaji-telemetry --cache-dir $(PROFILE_DIR)/cache plugin describe > /dev/null
 	@for input in fleet admissions; do \
 		$(PERF) record --quiet -e cpu-clock -F 2000 -o $(PROFILE_DIR)/$$input.perf \
 			target/release/kamaji-telemetry --cache-dir $(PROFILE_DIR)/cache preview \
 			--cluster-uid $(PROFILE_CLUSTER_UID) --output json $(PROFILE_DIR)/$$input.json > /dev/null; \
 		echo "== preview $$input.json: top entries (self time)"; \
 		$(PERF) report --quiet -i $(PROFILE_DIR)/$$input.perf --no-children --sort symbol --stdio 2>/dev/null \
-			| grep -v '^$$' | head -20 | cut -c1-150 | sed 's/ *$$//'; \
+			| grep -v '^$$' | sed -n '1,20p' | cut -c1-150 | sed 's/ *$$//'; \
 	done
 
 # Fuzzing: cargo-fuzz (libFuzzer) targets in fuzz/targets, each run for
