@@ -55,7 +55,8 @@ pub fn measure(context: &Context, runs: &Footprints, idle: Result<IdleMemory, St
     ));
     section.note(
         "peak RSS of a finished process is its own high-water mark, from wait4(2); the \
-         List and the AdmissionReview stream are read whole into memory before decoding",
+         AdmissionReview stream is read a document at a time, and the List an item at a time \
+         (a JSON document over 4 MiB is not kept whole)",
     );
     section
 }

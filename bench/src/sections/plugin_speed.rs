@@ -36,7 +36,8 @@ pub fn measure(context: &Context, plugin: &Plugin) -> Section {
     section.note(
         "native logic: the plugin's Rust `handle` on an event already in its own types; \
          native call: the same after a deep copy of the event into those types, which is what \
-         lowering it into the guest costs the component call",
+         lowering it into the guest costs the component call; both are given the event as the \
+         host's decoder gives it, with only the fields the plugin reads",
     );
     section.note(
         "wasm call: what the host does for each batch: withhold what the plugin did not \
