@@ -104,11 +104,16 @@ impl<'de> Visitor<'de> for ObjectSeed {
             match key {
                 Key::ApiVersion => object.api_version = map.next_value::<Text>()?.0,
                 Key::Kind => object.kind = map.next_value::<Text>()?.0,
-                Key::Metadata => object.metadata = map.next_value_seed(MetadataSeed(self.shown))?,
+                Key::Metadata => {
+                    object.metadata = map.next_value_seed(Nullable(MetadataSeed(self.shown)))?;
+                }
                 Key::Spec => object.spec = map.next_value()?,
                 Key::Status => object.status = map.next_value()?,
                 Key::Request => object.request = map.next_value()?,
-                Key::Items => object.items = map.next_value_seed(OptionalItems(self.shown))?,
+                Key::Items => {
+                    object.items =
+                        map.next_value_seed(Nullable(ItemsSeed { shown: self.shown }))?;
+                }
                 Key::Other => drop(map.next_value::<de::IgnoredAny>()?),
             }
         }
@@ -178,22 +183,23 @@ impl<'de> Visitor<'de> for TextVisitor {
     }
 }
 
-/// `items`, which may be null.
-struct OptionalItems(InputFields);
+/// A value read with `S`, or null (`None`), as `Option` is read: the
+/// seeded fields that a manifest may leave out or write as null.
+struct Nullable<S>(S);
 
-impl<'de> DeserializeSeed<'de> for OptionalItems {
-    type Value = Option<Items>;
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Nullable<S> {
+    type Value = Option<S::Value>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_option(self)
     }
 }
 
-impl<'de> Visitor<'de> for OptionalItems {
-    type Value = Option<Items>;
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Nullable<S> {
+    type Value = Option<S::Value>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of Kubernetes objects or null")
+        f.write_str("a value or null")
     }
 
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -205,9 +211,7 @@ impl<'de> Visitor<'de> for OptionalItems {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        ItemsSeed { shown: self.0 }
-            .deserialize(deserializer)
-            .map(Some)
+        self.0.deserialize(deserializer).map(Some)
     }
 }
 
@@ -245,7 +249,7 @@ struct Metadata {
     owner_references: Option<Vec<OwnerRef>>,
 }
 
-/// Reads `metadata`, which may be null. Its fields that the reader is not
+/// Reads `metadata`. Its fields that the reader is not
 /// shown are skipped, unbuilt and unchecked: they are most of an object's
 /// strings (names, labels, annotations), and building them only to empty
 /// them would be most of the cost of reading it.
@@ -279,30 +283,18 @@ impl MetadataKey {
 }
 
 impl<'de> DeserializeSeed<'de> for MetadataSeed {
-    type Value = Option<Metadata>;
+    type Value = Metadata;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_option(self)
+        deserializer.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for MetadataSeed {
-    type Value = Option<Metadata>;
+    type Value = Metadata;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("object metadata")
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -321,7 +313,7 @@ impl<'de> Visitor<'de> for MetadataSeed {
                 _ => drop(map.next_value::<de::IgnoredAny>()?),
             }
         }
-        Ok(Some(metadata))
+        Ok(metadata)
     }
 }
 
