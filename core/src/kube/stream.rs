@@ -50,7 +50,6 @@ impl<R: BufRead> Documents<R> {
     }
 
     fn decode(&mut self, piece: Result<Piece, Stop>) -> Outcome {
-        let seed = TopLevelSeed { shown: self.shown };
         let mut meaning = match piece {
             Ok(Piece::Document {
                 syntax: Syntax::Json,
@@ -62,7 +61,7 @@ impl<R: BufRead> Documents<R> {
                 syntax: Syntax::Yaml,
                 start,
                 bytes,
-            }) => decode_yaml(seed, &bytes, start, &self.limits, self.yaml.clone()),
+            }) => decode_yaml(&bytes, start, &self.limits, self.shown, self.yaml.clone()),
             Ok(Piece::TooLarge { start }) => Err((
                 start,
                 DecodeErrorKind::Limit(LimitExceeded::DocumentSize {
@@ -177,22 +176,12 @@ pub(super) fn admission_review_body<'a>(
     limits
         .check_size(body.len())
         .map_err(|limit| (START, DecodeErrorKind::Limit(limit)))?;
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let tripped = Tripped::default();
-    deserialize_within(
+    parse_json(
         PhantomData::<KubeObject>,
-        &mut deserializer,
+        Deserializer::from_slice(body),
+        START,
         limits,
-        &tripped,
     )
-    .and_then(|object| deserializer.end().map(|()| object))
-    .map_err(|error| {
-        let (position, cause) = json_error(START, &error);
-        (
-            position,
-            tripped.take().map_or(cause, DecodeErrorKind::Limit),
-        )
-    })
 }
 
 /// A serde_json error with its position made absolute: serde_json counts from
@@ -271,10 +260,10 @@ fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
 
 /// Decodes one YAML document. `bytes` starts with the line of `start`.
 fn decode_yaml(
-    seed: TopLevelSeed,
     bytes: &[u8],
     start: Position,
     limits: &Limits,
+    shown: InputFields,
     options: serde_saphyr::Options,
 ) -> Outcome {
     let content = Position {
@@ -282,7 +271,7 @@ fn decode_yaml(
         column: 1,
     };
     let tripped = Tripped::default();
-    let shown = seed.shown;
+    let seed = TopLevelSeed { shown };
     let parsed = serde_saphyr::with_deserializer_from_slice_with_options(bytes, options, |yaml| {
         deserialize_within(seed, yaml, limits, &tripped)
     });
