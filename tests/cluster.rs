@@ -413,8 +413,7 @@ fn the_runtime_opt_out_stops_and_starts_the_watches() {
     });
     assert_eq!(metric(&agent, "kamaji_telemetry_telemetry_enabled"), 0.0);
     assert_eq!(metric(&agent, TCPS_SYNCED), 0.0);
-    assert_eq!(setup.api.watch_calls(), 0);
-    assert!(setup.api.calls().is_empty(), "{:?}", setup.api.calls());
+    assert_eq!(fleet_calls(&setup.api), 0, "{:?}", setup.api.calls());
 
     std::fs::write(&config, "disabled: false\n").expect("write");
     wait_synced_leader(&agent);
@@ -554,4 +553,270 @@ fn events_from_the_watch_refuse_a_fleet_from_elsewhere() {
             result.stderr
         );
     }
+}
+
+// Kamaji's own opt-out: `--disable-telemetry` on its controller, as Kamaji's
+// chart renders it for `--set telemetry.disabled=true`.
+
+const ENABLED: &str = "kamaji_telemetry_telemetry_enabled";
+const KAMAJI_OPTED_OUT: &str =
+    "kamaji_telemetry_opt_out{source=\"kamaji-controller\",state=\"opted_out\"}";
+const KAMAJI_UNKNOWN: &str =
+    "kamaji_telemetry_opt_out{source=\"kamaji-controller\",state=\"unknown\"}";
+
+/// Calls for the fleet and the election: what runs only while telemetry is on.
+fn fleet_calls(api: &FakeApi) -> usize {
+    api.calls()
+        .iter()
+        .filter(|call| !call.path.contains("/deployments"))
+        .count()
+}
+
+/// Requests of a route at the receiver.
+fn count_on(setup: &Setup, route: &str) -> usize {
+    setup.on_route(route).len()
+}
+
+#[test]
+fn kamajis_switch_turns_telemetry_off_and_on_without_a_restart() {
+    let setup = Setup::new();
+    setup.api.create_tcp("tenant-a", "one", "v1.30.2");
+    // Installed with `helm install kamaji … --set telemetry.disabled=true`.
+    setup.api.set_kamaji_args(&["--disable-telemetry"]);
+    let agent = Agent::start(setup.serve("replica-0", "300ms"));
+    eventually(SOON, "Kamaji's opt-out read", || {
+        metric(&agent, KAMAJI_OPTED_OUT) == 1.0
+    });
+    assert_eq!(metric(&agent, ENABLED), 0.0);
+    assert_eq!(fleet_calls(&setup.api), 0, "{:?}", setup.api.calls());
+    assert_eq!(setup.receiver.connections(), 0);
+    let (status, text) = agent.get("/readyz");
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.contains("telemetry is off (kamaji-controller)")
+            && text.contains("`--disable-telemetry` on the container manager")
+            && text.contains("kamaji-system/kamaji"),
+        "{text}"
+    );
+
+    // `helm upgrade … --set telemetry.disabled=false`: on, with no restart.
+    setup.api.set_kamaji_args(&[]);
+    wait_synced_leader(&agent);
+    eventually(SOON, "a heartbeat once Kamaji allows it", || {
+        count_on(&setup, "/stats") >= 1
+    });
+    assert_eq!(metric(&agent, KAMAJI_OPTED_OUT), 0.0);
+    assert_eq!(metric(&agent, ENABLED), 1.0);
+
+    // Added by hand, in another spelling Go accepts: off within one event.
+    setup.api.set_kamaji_args(&["-disable-telemetry=TRUE"]);
+    eventually(SOON, "the watches stop", || {
+        metric(&agent, KAMAJI_OPTED_OUT) == 1.0
+            && metric(&agent, TCPS_SYNCED) == 0.0
+            && metric(&agent, LEADER) == 0.0
+    });
+    assert_eq!(metric(&agent, ENABLED), 0.0);
+    let sent_before = setup.receiver.requests().len();
+    let watches_before = setup.api.watch_calls();
+    // A creation while off is no event; it shows in the next heartbeat.
+    setup.api.create_tcp("tenant-b", "two", "v1.31.0");
+
+    // Given twice, the last one wins, as in Go: on again.
+    setup
+        .api
+        .set_kamaji_args(&["--disable-telemetry", "--disable-telemetry=False"]);
+    wait_synced_leader(&agent);
+    eventually(SOON, "a heartbeat of both TCPs", || {
+        setup
+            .last_heartbeat()
+            .is_some_and(|beat| tcp_count(&beat) == 2)
+    });
+    assert!(setup.api.watch_calls() > watches_before);
+    let since_off: Vec<String> = setup.receiver.requests()[sent_before..]
+        .iter()
+        .map(|request| request.path.clone())
+        .collect();
+    assert!(
+        since_off.iter().all(|path| path == "/stats"),
+        "only heartbeats after the switch came back: {since_off:?}"
+    );
+}
+
+#[test]
+fn a_forbidden_kamaji_deployment_holds_telemetry_off_and_says_why_once() {
+    let setup = Setup::new();
+    setup.api.forbid(Kind::Deployment);
+    let agent = Agent::start(setup.serve("replica-0", "300ms"));
+    eventually(SOON, "the Deployment refused three times", || {
+        metric(&agent, KAMAJI_UNKNOWN) == 1.0
+            && setup
+                .api
+                .calls()
+                .iter()
+                .filter(|call| call.path.contains("/deployments"))
+                .count()
+                >= 3
+    });
+    assert_eq!(metric(&agent, ENABLED), 0.0);
+    assert_eq!(fleet_calls(&setup.api), 0, "{:?}", setup.api.calls());
+    assert_eq!(setup.receiver.connections(), 0);
+    let (_, text) = agent.get("/readyz");
+    assert!(
+        text.contains("telemetry is off (kamaji-controller)")
+            && text.contains("unknown")
+            && text.contains("403"),
+        "{text}"
+    );
+    let stderr = agent.stderr();
+    let said = stderr
+        .matches("telemetry stays off until kamaji-controller can be read")
+        .count();
+    // Once when the agent starts (not read yet), once for the 403: not at
+    // every retry.
+    assert_eq!(said, 2, "{stderr}");
+    assert!(stderr.contains("lacks this permission"), "{stderr}");
+
+    // The RBAC rule fixed: telemetry starts, as the Deployment allows it.
+    setup.api.allow(Kind::Deployment);
+    eventually(SOON, "a heartbeat once readable", || {
+        count_on(&setup, "/stats") >= 1
+    });
+    assert_eq!(metric(&agent, KAMAJI_UNKNOWN), 0.0);
+}
+
+#[test]
+fn a_missing_kamaji_deployment_holds_telemetry_off_until_kamaji_is_installed() {
+    let setup = Setup::new();
+    setup.api.delete_kamaji();
+    let agent = Agent::start(setup.serve("replica-0", "300ms"));
+    eventually(SOON, "the Deployment found missing", || {
+        agent.get("/readyz").1.contains("does not exist")
+    });
+    assert_eq!(metric(&agent, KAMAJI_UNKNOWN), 1.0);
+    assert_eq!(fleet_calls(&setup.api), 0, "{:?}", setup.api.calls());
+    assert_eq!(setup.receiver.connections(), 0);
+
+    // Installed opted out: still off, now for that reason.
+    setup.api.install_kamaji(&["--disable-telemetry=1"]);
+    eventually(SOON, "Kamaji's opt-out read", || {
+        metric(&agent, KAMAJI_OPTED_OUT) == 1.0
+    });
+    assert_eq!(metric(&agent, KAMAJI_UNKNOWN), 0.0);
+    assert_eq!(setup.receiver.connections(), 0);
+
+    // Uninstalled and installed again, telemetry allowed: on.
+    setup.api.delete_kamaji();
+    eventually(SOON, "missing again", || {
+        metric(&agent, KAMAJI_UNKNOWN) == 1.0
+    });
+    setup.api.install_kamaji(&[]);
+    eventually(SOON, "a heartbeat once installed", || {
+        count_on(&setup, "/stats") >= 1
+    });
+}
+
+#[test]
+fn restarted_while_kamaji_opts_out_the_agent_never_reaches_the_backend() {
+    let setup = Setup::new();
+    setup.api.create_tcp("tenant-a", "one", "v1.30.2");
+    setup.api.set_kamaji_args(&["--disable-telemetry=t"]);
+    for _ in 0..2 {
+        let agent = Agent::start(setup.serve("replica-0", "300ms"));
+        eventually(SOON, "Kamaji's opt-out read", || {
+            metric(&agent, KAMAJI_OPTED_OUT) == 1.0
+        });
+        let exit = agent.terminate(SOON);
+        assert!(exit.status.success(), "{}", exit.stderr);
+    }
+    assert_eq!(fleet_calls(&setup.api), 0, "{:?}", setup.api.calls());
+    assert_eq!(setup.receiver.connections(), 0);
+}
+
+#[test]
+fn the_other_opt_outs_win_over_kamajis_switch() {
+    let setup = Setup::new();
+    // Kamaji allows telemetry; the config file does not.
+    let config = setup._dir.path().join("telemetry.yaml");
+    std::fs::write(&config, "disabled: true\n").expect("write");
+    let mut command = setup.serve("replica-0", "300ms");
+    command
+        .arg("--config")
+        .arg(&config)
+        .args(["--watch-interval", "100ms"]);
+    let agent = Agent::start(command);
+    eventually(SOON, "Kamaji's Deployment read", || {
+        setup
+            .api
+            .calls()
+            .iter()
+            .any(|call| call.path.contains("/deployments") && call.is_watch())
+    });
+    let off_by_config = "kamaji_telemetry_opt_out{source=\"config-file\",state=\"opted_out\"}";
+    assert_eq!(metric(&agent, off_by_config), 1.0);
+    assert_eq!(metric(&agent, ENABLED), 0.0);
+    assert_eq!(fleet_calls(&setup.api), 0);
+    // And Kamaji's switch alone holds it off once the file allows it.
+    setup.api.set_kamaji_args(&["--disable-telemetry"]);
+    eventually(SOON, "Kamaji's opt-out read", || {
+        metric(&agent, KAMAJI_OPTED_OUT) == 1.0
+    });
+    std::fs::write(&config, "disabled: false\n").expect("write");
+    eventually(SOON, "the file's change applied", || {
+        metric(&agent, off_by_config) == 0.0
+    });
+    assert_eq!(metric(&agent, ENABLED), 0.0);
+    assert_eq!(fleet_calls(&setup.api), 0);
+    assert_eq!(setup.receiver.connections(), 0);
+}
+
+#[test]
+fn without_kamajis_switch_the_agent_says_so() {
+    let setup = Setup::new();
+    setup.api.delete_kamaji();
+    let mut command = setup.serve("replica-0", "300ms");
+    command.args(["--kamaji-deployment", "none"]);
+    let agent = Agent::start(command);
+    eventually(SOON, "a heartbeat without Kamaji's Deployment", || {
+        count_on(&setup, "/stats") >= 1
+    });
+    assert!(
+        agent
+            .stderr()
+            .contains("--kamaji-deployment none: Kamaji's own --disable-telemetry is not followed"),
+        "{}",
+        agent.stderr()
+    );
+    assert!(
+        !setup
+            .api
+            .calls()
+            .iter()
+            .any(|call| call.path.contains("/deployments")),
+        "{:?}",
+        setup.api.calls()
+    );
+}
+
+#[test]
+fn without_the_cluster_kamajis_switch_must_be_given_up_explicitly() {
+    let mut command = host_command();
+    command.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--events",
+        "webhook",
+        "--fleet-from",
+        "post",
+    ]);
+    let result = kamaji_telemetry_e2e::host::run(command);
+    assert!(!result.success(), "{result:?}");
+    assert!(
+        result
+            .stderr
+            .contains("cannot follow Kamaji's --disable-telemetry")
+            && result.stderr.contains("--kamaji-deployment none"),
+        "{}",
+        result.stderr
+    );
 }

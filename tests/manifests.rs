@@ -196,7 +196,16 @@ fn strings(value: &Value) -> Vec<String> {
 }
 
 /// What a call to the API needs: `(group, resource, verb, namespace, name)`.
-fn needed(method: &str, path: &str, watch: bool) -> Option<Permission> {
+/// A list or watch by `fieldSelector=metadata.name=…` needs only that name,
+/// as the API server authorizes it.
+fn needed(method: &str, path: &str, query: &str) -> Option<Permission> {
+    let watch = query
+        .split('&')
+        .any(|pair| pair == "watch=true" || pair == "watch=1");
+    let selected = query.split('&').find_map(|pair| {
+        pair.strip_prefix("fieldSelector=metadata.name%3D")
+            .or_else(|| pair.strip_prefix("fieldSelector=metadata.name="))
+    });
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let (group, rest) = match segments.as_slice() {
         ["api", _version, rest @ ..] => ("", rest),
@@ -208,11 +217,11 @@ fn needed(method: &str, path: &str, watch: bool) -> Option<Permission> {
         rest => ("", rest),
     };
     let (resource, name) = match rest {
-        [resource] => (*resource, ""),
+        [resource] => (*resource, selected.unwrap_or_default()),
         [resource, name] => (*resource, *name),
         _ => panic!("an unexpected path {path}"),
     };
-    let verb = match (method, name.is_empty(), watch) {
+    let verb = match (method, rest.len() == 1, watch) {
         ("GET", true, true) => "watch",
         ("GET", true, false) => "list",
         ("GET", false, _) => "get",
@@ -273,7 +282,7 @@ fn the_rbac_rules_are_exactly_the_calls_the_agent_makes() {
     let needs: BTreeSet<Permission> = api
         .calls()
         .iter()
-        .filter_map(|call| needed(&call.method, &call.path, call.is_watch()))
+        .filter_map(|call| needed(&call.method, &call.path, &call.query))
         .collect();
     for need in &needs {
         assert!(

@@ -243,7 +243,14 @@ fn serve_follows_a_moved_tag_and_keeps_the_old_plugin_when_the_new_digest_is_bad
     let mut command = host(&registry, dir.path());
     command.args(["--plugin", &reference, "serve", "--listen", "127.0.0.1:0"]);
     // Events come from the webhook and the fleet from posts: no cluster here.
-    command.args(["--events", "webhook", "--fleet-from", "post"]);
+    command.args([
+        "--events",
+        "webhook",
+        "--fleet-from",
+        "post",
+        "--kamaji-deployment",
+        "none",
+    ]);
     command.args(["--plugin-poll", "200ms", "--endpoint", &receiver.url()]);
     let agent = Agent::start(command);
     let info = |digest: &str| format!("oci_digest=\"{digest}\"");
@@ -324,7 +331,14 @@ fn with_the_registry_down_a_warm_cache_still_starts_a_pin_and_a_tag() {
     let mut command = host(&registry, dir.path());
     command.args(["--plugin", &reference, "serve", "--listen", "127.0.0.1:0"]);
     // Events come from the webhook and the fleet from posts: no cluster here.
-    command.args(["--events", "webhook", "--fleet-from", "post"]);
+    command.args([
+        "--events",
+        "webhook",
+        "--fleet-from",
+        "post",
+        "--kamaji-deployment",
+        "none",
+    ]);
     command.args(["--endpoint", &receiver.url()]);
     let agent = Agent::start(command);
     let metrics = agent.metrics();

@@ -109,6 +109,8 @@ fn serve(receiver: &Receiver, files: &Files) -> Command {
         "serve",
         "--events",
         "webhook",
+        "--kamaji-deployment",
+        "none",
         "--listen",
         "127.0.0.1:0",
         "--endpoint",

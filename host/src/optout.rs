@@ -1,5 +1,13 @@
 //! The opt-out policy. Telemetry is off as soon as any one source says so,
 //! and no source can turn it back on against another: the opt-out is absolute.
+//!
+//! Two kinds of source:
+//! - absolute ones, read once at start: `--disable-telemetry` and the
+//!   environment. Then `serve` loads, watches and sends nothing at all.
+//! - runtime ones ([`RuntimeSource`]), followed while `serve` runs: its
+//!   `--config` file and Kamaji's own `--disable-telemetry` on the Kamaji
+//!   controller. Each gives a [`Verdict`]; telemetry is on only while every
+//!   one of them allows it, and a source that cannot be read holds it off.
 
 use std::fmt;
 
@@ -19,6 +27,59 @@ pub enum OptOut {
     DoNotTrack(String),
     /// `disabled: true` in the agent's config file.
     ConfigFile(String),
+    /// Kamaji's own `--disable-telemetry` in the Kamaji controller's pod
+    /// template: where, and how it is spelt.
+    KamajiController(String),
+}
+
+impl OptOut {
+    /// The source's name in metrics and logs.
+    pub fn source(&self) -> &'static str {
+        match self {
+            Self::Flag => "flag",
+            Self::DisabledEnv(_) => "environment",
+            Self::DoNotTrack(_) => "do-not-track",
+            Self::ConfigFile(_) => RuntimeSource::ConfigFile.as_str(),
+            Self::KamajiController(_) => RuntimeSource::KamajiController.as_str(),
+        }
+    }
+}
+
+/// The sources followed while `serve` runs, each of which can turn
+/// telemetry off and, once it allows it again, back on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuntimeSource {
+    /// `disabled: true` in the `--config` file.
+    ConfigFile,
+    /// `--disable-telemetry` on the Kamaji controller (`--kamaji-deployment`).
+    KamajiController,
+}
+
+impl RuntimeSource {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ConfigFile => "config-file",
+            Self::KamajiController => "kamaji-controller",
+        }
+    }
+}
+
+/// What one runtime source says now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Telemetry may be on, as far as this source goes.
+    Allows,
+    /// The user opted out here.
+    OptsOut(OptOut),
+    /// The source cannot be read, so whether the user opted out is not
+    /// known: telemetry stays off until it can be read. Why, for the logs.
+    Unknown(String),
+}
+
+impl Verdict {
+    pub fn allows(&self) -> bool {
+        matches!(self, Self::Allows)
+    }
 }
 
 impl fmt::Display for OptOut {
@@ -28,6 +89,7 @@ impl fmt::Display for OptOut {
             Self::DisabledEnv(value) => write!(f, "{DISABLED_ENV}={value}"),
             Self::DoNotTrack(value) => write!(f, "{DO_NOT_TRACK_ENV}={value}"),
             Self::ConfigFile(path) => write!(f, "`disabled: true` in {path}"),
+            Self::KamajiController(place) => write!(f, "{place}"),
         }
     }
 }

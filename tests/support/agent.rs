@@ -150,12 +150,17 @@ impl Agent {
 
     /// `GET <path>`: the status.
     pub fn get_status(&self, path: &str) -> u16 {
-        client()
+        self.get(path).0
+    }
+
+    /// `GET <path>`: the status and the body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let response = client()
             .get(self.url(path))
             .send()
-            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
-            .status()
-            .as_u16()
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"));
+        let status = response.status().as_u16();
+        (status, response.text().expect("response body"))
     }
 }
 

@@ -91,13 +91,16 @@ pub fn run(mut command: Command) -> Run {
 }
 
 /// `serve` as most tests run it: AdmissionReviews by webhook, fleets by POST
-/// (no cluster), on an ephemeral loopback port. `--endpoint` follows.
-pub const WEBHOOK_SERVE: [&str; 7] = [
+/// (no cluster, so no Kamaji controller to follow), on an ephemeral
+/// loopback port. `--endpoint` follows.
+pub const WEBHOOK_SERVE: [&str; 9] = [
     "serve",
     "--events",
     "webhook",
     "--fleet-from",
     "post",
+    "--kamaji-deployment",
+    "none",
     "--listen",
     "127.0.0.1:0",
 ];

@@ -8,7 +8,10 @@
 //! conflicts).
 //!
 //! It serves Kamaji's own sample TenantControlPlanes and DataStores
-//! (tests/fixtures/kamaji), with the metadata and status a real cluster adds.
+//! (tests/fixtures/kamaji), with the metadata and status a real cluster adds,
+//! and the Kamaji controller's Deployment `kamaji-system/kamaji` as Kamaji's
+//! chart renders it, which can be got, listed and watched by name
+//! (`fieldSelector=metadata.name=…`), changed and deleted.
 //! Every request is recorded, so a test can count watches and API calls.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -37,12 +40,14 @@ pub enum Kind {
     TenantControlPlane,
     DataStore,
     Lease,
+    Deployment,
 }
 
 impl Kind {
     fn api_version(self) -> &'static str {
         match self {
             Self::Lease => "coordination.k8s.io/v1",
+            Self::Deployment => "apps/v1",
             _ => KAMAJI,
         }
     }
@@ -52,7 +57,49 @@ impl Kind {
             Self::TenantControlPlane => "TenantControlPlane",
             Self::DataStore => "DataStore",
             Self::Lease => "Lease",
+            Self::Deployment => "Deployment",
         }
+    }
+
+    /// The resource and its group, as in an RBAC refusal.
+    fn resource(self) -> String {
+        let plural = format!("{}s", self.name().to_lowercase());
+        match self.api_version().split_once('/') {
+            Some((group, _)) => format!("{plural}.{group}"),
+            None => plural,
+        }
+    }
+}
+
+/// Where the Kamaji controller runs, as Kamaji's chart installs it.
+const KAMAJI_NAMESPACE: &str = "kamaji-system";
+const KAMAJI_DEPLOYMENT: &str = "kamaji";
+
+/// Which objects a list or watch asks for: a namespace, and a name by
+/// `fieldSelector=metadata.name=…`.
+#[derive(Debug, Clone, Default)]
+struct Scope {
+    namespace: Option<String>,
+    name: Option<String>,
+}
+
+impl Scope {
+    fn from_query(namespace: Option<String>, query: &HashMap<String, String>) -> Self {
+        let name = query
+            .get("fieldSelector")
+            .and_then(|selector| selector.strip_prefix("metadata.name="))
+            .map(str::to_owned);
+        Self { namespace, name }
+    }
+
+    fn holds(&self, kind: Kind, key: &Key) -> bool {
+        let (of, namespace, name) = key;
+        *of == kind
+            && self
+                .namespace
+                .as_ref()
+                .is_none_or(|wanted| wanted == namespace)
+            && self.name.as_ref().is_none_or(|wanted| wanted == name)
     }
 }
 
@@ -62,7 +109,7 @@ type Key = (Kind, String, String);
 #[derive(Debug, Clone)]
 struct Change {
     version: u64,
-    kind: Kind,
+    key: Key,
     kind_of_event: &'static str,
     object: Value,
 }
@@ -131,6 +178,15 @@ impl FakeApi {
             calls: Mutex::default(),
             git_version: Mutex::new("v1.30.2".into()),
         });
+        let controller = fixture("controller_deployment.json");
+        create(
+            &shared,
+            Kind::Deployment,
+            KAMAJI_NAMESPACE,
+            KAMAJI_DEPLOYMENT,
+            controller,
+        )
+        .expect("a new Deployment");
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind loopback");
@@ -227,6 +283,50 @@ impl FakeApi {
         lock(&self.shared.forbidden).insert(kind);
     }
 
+    /// Lets requests for `kind` through again, as a fixed RBAC rule does.
+    pub fn allow(&self, kind: Kind) {
+        lock(&self.shared.forbidden).remove(&kind);
+    }
+
+    /// Sets the arguments of the Kamaji controller's `manager` container to
+    /// the chart's own followed by `extra` (`--disable-telemetry`, say), as
+    /// `helm upgrade` or `kubectl edit` would.
+    pub fn set_kamaji_args(&self, extra: &[&str]) {
+        let mut args = fixture("controller_deployment.json")["spec"]["template"]["spec"]
+            ["containers"][0]["args"]
+            .clone();
+        let list = args.as_array_mut().expect("the chart's arguments");
+        list.extend(extra.iter().map(|arg| json!(arg)));
+        self.modify(
+            Kind::Deployment,
+            KAMAJI_NAMESPACE,
+            KAMAJI_DEPLOYMENT,
+            |object| {
+                object["spec"]["template"]["spec"]["containers"][0]["args"] = args;
+            },
+        );
+    }
+
+    /// Deletes the Kamaji controller's Deployment, as `helm uninstall` does.
+    pub fn delete_kamaji(&self) {
+        self.delete(Kind::Deployment, KAMAJI_NAMESPACE, KAMAJI_DEPLOYMENT);
+    }
+
+    /// Installs the Kamaji controller's Deployment again, with the chart's
+    /// arguments followed by `extra`.
+    pub fn install_kamaji(&self, extra: &[&str]) {
+        let mut controller = fixture("controller_deployment.json");
+        let args = &mut controller["spec"]["template"]["spec"]["containers"][0]["args"];
+        let list = args.as_array_mut().expect("the chart's arguments");
+        list.extend(extra.iter().map(|arg| json!(arg)));
+        self.create(
+            Kind::Deployment,
+            KAMAJI_NAMESPACE,
+            KAMAJI_DEPLOYMENT,
+            controller,
+        );
+    }
+
     /// Answers 404 to every request for `kind`, as for a CRD not installed.
     pub fn remove_crd(&self, kind: Kind) {
         lock(&self.shared.missing).insert(kind);
@@ -271,7 +371,7 @@ impl FakeApi {
         let mut object = objects.items.remove(&key).expect("an object");
         objects.version += 1;
         object["metadata"]["resourceVersion"] = json!(objects.version.to_string());
-        record(&self.shared, &mut objects, kind, "DELETED", object);
+        record(&self.shared, &mut objects, key, "DELETED", object);
     }
 }
 
@@ -321,8 +421,8 @@ fn create(
     metadata["uid"] = json!(format!("00000000-0000-4000-a000-{:012}", objects.uids));
     metadata["resourceVersion"] = json!(objects.version.to_string());
     metadata["creationTimestamp"] = json!("2026-11-29T00:00:00Z");
-    objects.items.insert(key, object.clone());
-    record(shared, &mut objects, kind, "ADDED", object.clone());
+    objects.items.insert(key.clone(), object.clone());
+    record(shared, &mut objects, key, "ADDED", object.clone());
     Ok(object)
 }
 
@@ -347,20 +447,20 @@ fn store_locked(
     objects.version += 1;
     object["metadata"]["resourceVersion"] = json!(objects.version.to_string());
     objects.items.insert(key.clone(), object.clone());
-    record(shared, objects, key.0, kind_of_event, object.clone());
+    record(shared, objects, key, kind_of_event, object.clone());
     object
 }
 
 fn record(
     shared: &Shared,
     objects: &mut Objects,
-    kind: Kind,
+    key: Key,
     kind_of_event: &'static str,
     object: Value,
 ) {
     let change = Change {
         version: objects.version,
-        kind,
+        key,
         kind_of_event,
         object,
     };
@@ -383,12 +483,20 @@ fn router(shared: Arc<Shared>) -> Router {
             get(deployment),
         )
         .route(
+            "/apis/apps/v1/namespaces/{namespace}/deployments",
+            get(async |UrlPath(namespace): UrlPath<String>, state, query| {
+                list_or_watch(Kind::Deployment, Some(namespace), state, query).await
+            }),
+        )
+        .route(
             &format!("{kamaji}/tenantcontrolplanes"),
-            get(async |state, query| list_or_watch(Kind::TenantControlPlane, state, query).await),
+            get(async |state, query| {
+                list_or_watch(Kind::TenantControlPlane, None, state, query).await
+            }),
         )
         .route(
             &format!("{kamaji}/datastores"),
-            get(async |state, query| list_or_watch(Kind::DataStore, state, query).await),
+            get(async |state, query| list_or_watch(Kind::DataStore, None, state, query).await),
         )
         .route(leases, axum::routing::post(create_lease))
         .route(
@@ -451,31 +559,30 @@ async fn service() -> Response {
     .into_response()
 }
 
-/// Kamaji's controller, as its Helm chart installs it.
-async fn deployment(UrlPath((namespace, name)): UrlPath<(String, String)>) -> Response {
-    if (namespace.as_str(), name.as_str()) != ("kamaji-system", "kamaji") {
-        return status(
+/// A Deployment by name: Kamaji's controller, while it is installed.
+async fn deployment(
+    State(shared): State<Arc<Shared>>,
+    UrlPath((namespace, name)): UrlPath<(String, String)>,
+) -> Response {
+    if let Some(refused) = refusal(&shared, Kind::Deployment) {
+        return refused;
+    }
+    let key = (Kind::Deployment, namespace, name.clone());
+    match lock(&shared.objects).items.get(&key) {
+        Some(deployment) => axum::Json(deployment.clone()).into_response(),
+        None => status(
             StatusCode::NOT_FOUND,
             "NotFound",
-            "deployments.apps not found",
-        );
+            &format!("deployments.apps \"{name}\" not found"),
+        ),
     }
-    axum::Json(json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "resourceVersion": "300",
-                     "labels": {"app.kubernetes.io/name": "kamaji", "app.kubernetes.io/version": "v1.0.0"}},
-        "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "kamaji"}},
-                 "template": {"metadata": {"labels": {"app.kubernetes.io/name": "kamaji"}},
-                              "spec": {"containers": [{"name": "manager", "image": "clastix/kamaji:v1.0.0"}]}}}
-    }))
-    .into_response()
 }
 
 fn refusal(shared: &Shared, kind: Kind) -> Option<Response> {
-    let plural = format!("{}s", kind.name().to_lowercase());
+    let resource = kind.resource();
     if lock(&shared.forbidden).contains(&kind) {
         let message = format!(
-            "{plural}.kamaji.clastix.io is forbidden: User \"system:serviceaccount:kamaji-system:kamaji-telemetry\" cannot list resource \"{plural}\" in API group \"kamaji.clastix.io\" at the cluster scope"
+            "{resource} is forbidden: User \"system:serviceaccount:kamaji-system:kamaji-telemetry\" cannot list resource \"{resource}\""
         );
         return Some(status(StatusCode::FORBIDDEN, "Forbidden", &message));
     }
@@ -491,28 +598,30 @@ fn refusal(shared: &Shared, kind: Kind) -> Option<Response> {
 
 async fn list_or_watch(
     kind: Kind,
+    namespace: Option<String>,
     State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     if let Some(refused) = refusal(&shared, kind) {
         return refused;
     }
+    let scope = Scope::from_query(namespace, &query);
     if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) {
         let since = query
             .get("resourceVersion")
             .and_then(|version| version.parse().ok())
             .unwrap_or(0);
-        return watch_stream(&shared, kind, since);
+        return watch_stream(&shared, kind, scope, since);
     }
-    list(&shared, kind)
+    list(&shared, kind, &scope)
 }
 
-fn list(shared: &Shared, kind: Kind) -> Response {
+fn list(shared: &Shared, kind: Kind, scope: &Scope) -> Response {
     let objects = lock(&shared.objects);
     let items: Vec<&Value> = objects
         .items
         .iter()
-        .filter(|((of, _, _), _)| *of == kind)
+        .filter(|(key, _)| scope.holds(kind, key))
         .map(|(_, object)| object)
         .collect();
     axum::Json(json!({
@@ -527,7 +636,7 @@ fn list(shared: &Shared, kind: Kind) -> Response {
 /// A watch from `since`: the changes after it, a BOOKMARK, then live changes
 /// until the client goes or the stream is cut. From a compacted version: an
 /// ERROR event with 410 Gone, then the end of the stream.
-fn watch_stream(shared: &Arc<Shared>, kind: Kind, since: u64) -> Response {
+fn watch_stream(shared: &Arc<Shared>, kind: Kind, scope: Scope, since: u64) -> Response {
     let (lines, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(1024);
     let (changes, backlog, current) = {
         let objects = lock(&shared.objects);
@@ -540,19 +649,26 @@ fn watch_stream(shared: &Arc<Shared>, kind: Kind, since: u64) -> Response {
         let backlog: Vec<Change> = objects
             .history
             .iter()
-            .filter(|change| change.version > since && change.kind == kind)
+            .filter(|change| change.version > since && scope.holds(kind, &change.key))
             .cloned()
             .collect();
         (changes, backlog, objects.version)
     };
     let cuts = shared.cuts.subscribe();
-    tokio::spawn(follow(kind, lines, changes, cuts, backlog, current));
+    let watch = Watch { kind, scope, lines };
+    tokio::spawn(follow(watch, changes, cuts, backlog, current));
     stream_response(receiver)
 }
 
-async fn follow(
+/// One open watch: what it asks for, and where its lines go.
+struct Watch {
     kind: Kind,
+    scope: Scope,
     lines: mpsc::Sender<Result<Bytes, std::io::Error>>,
+}
+
+async fn follow(
+    Watch { kind, scope, lines }: Watch,
     mut changes: broadcast::Receiver<Change>,
     mut cuts: watch::Receiver<u64>,
     backlog: Vec<Change>,
@@ -581,7 +697,7 @@ async fn follow(
                 return;
             }
             change = changes.recv() => match change {
-                Ok(change) if change.kind == kind && change.version > current => {
+                Ok(change) if scope.holds(kind, &change.key) && change.version > current => {
                     if lines.send(Ok(change_line(&change))).await.is_err() {
                         return;
                     }

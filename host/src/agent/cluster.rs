@@ -18,11 +18,14 @@ use tokio::sync::watch as state;
 
 use super::Stop;
 use super::intake::Intake;
+use super::switch::Switch;
+use crate::cluster::kamaji_switch;
 use crate::cluster::{
     ClusterHealth, Election, EventSink, FleetWatch, InstallationOverrides, InstallationReader,
     KamajiDeployment, LeaseConfig,
 };
 use crate::model::Event;
+use crate::optout::RuntimeSource;
 use crate::pipeline::Pipeline;
 
 /// How often a replica waiting to beat checks whether it synced and leads:
@@ -39,6 +42,8 @@ pub struct ClusterSettings {
     /// `--kubeconfig`; `None` infers (KUBECONFIG, ~/.kube/config, in-cluster).
     pub kubeconfig: Option<PathBuf>,
     pub overrides: InstallationOverrides,
+    /// Kamaji's controller: its opt-out is followed, and its version read;
+    /// `None` (`--kamaji-deployment none`) does neither.
     pub kamaji_deployment: Option<KamajiDeployment>,
     pub lease: LeaseConfig,
 }
@@ -51,6 +56,15 @@ pub struct ClusterSide {
     pub intake: Intake,
     pub pipeline: Arc<Pipeline>,
     pub heartbeat_interval: Duration,
+}
+
+/// Follows Kamaji's own opt-out on its controller's Deployment, whatever
+/// the state of telemetry: it is what turns telemetry back on.
+pub async fn follow_kamaji(client: Client, deployment: KamajiDeployment, switch: Arc<Switch>) {
+    kamaji_switch::follow(client, deployment, |verdict| {
+        switch.set(RuntimeSource::KamajiController, verdict);
+    })
+    .await;
 }
 
 /// Runs a session each time telemetry turns on, and ends it when telemetry

@@ -17,10 +17,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::Switch;
-use super::delivery::Delivery;
+use super::AgentError;
 use super::metrics::Metrics;
-use crate::optout::OptOut;
+use super::switch::Switch;
+use super::watch::FileWatch;
+use crate::optout::{OptOut, RuntimeSource, Verdict};
 
 /// What the file says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -70,22 +71,54 @@ fn holds_no_setting(text: &str) -> bool {
     })
 }
 
-/// Applies the config file's opt-out to the running agent.
+/// The config file as a runtime opt-out source, read at start: an unusable
+/// file stops the start.
 pub struct RuntimeOptOut {
-    pub path: PathBuf,
-    pub switch: Arc<Switch>,
-    pub delivery: Arc<Delivery>,
-    pub metrics: Arc<Metrics>,
+    path: PathBuf,
+    bytes: Vec<u8>,
+    /// What the file says at start.
+    pub initial: Verdict,
 }
 
 impl RuntimeOptOut {
+    pub async fn open(path: &Path) -> Result<Self, AgentError> {
+        let bytes = super::read(path).await?;
+        let initial = verdict(path, RuntimeConfig::parse(path, &bytes)?);
+        Ok(Self {
+            path: path.to_owned(),
+            bytes,
+            initial,
+        })
+    }
+
+    /// What notices the file's changes from here on, and what applies them.
+    pub fn follow(self, switch: Arc<Switch>, metrics: Arc<Metrics>) -> (FileWatch, ConfigFollower) {
+        let watch = FileWatch::new(&self.path, &self.bytes);
+        let follower = ConfigFollower {
+            path: self.path,
+            switch,
+            metrics,
+        };
+        (watch, follower)
+    }
+}
+
+/// Hands each new content of the file to the switch.
+pub struct ConfigFollower {
+    path: PathBuf,
+    switch: Arc<Switch>,
+    metrics: Arc<Metrics>,
+}
+
+impl ConfigFollower {
     /// Reads the file's new content. An invalid file changes nothing: the
     /// state it last asked for stays, and the error is logged and counted.
     pub fn apply(&self, bytes: &[u8]) {
         match RuntimeConfig::parse(&self.path, bytes) {
             Ok(config) => {
                 self.metrics.config_reload(true);
-                self.set(!config.disabled);
+                self.switch
+                    .set(RuntimeSource::ConfigFile, verdict(&self.path, config));
             }
             Err(error) => {
                 self.metrics.config_reload(false);
@@ -94,31 +127,13 @@ impl RuntimeOptOut {
             }
         }
     }
+}
 
-    /// Turns telemetry off (dropping what is queued) or back on.
-    pub fn set(&self, on: bool) {
-        if self.switch.is_on() == on {
-            return;
-        }
-        if on {
-            // The fresh queue is in place before the first event is let through.
-            match self.delivery.restart() {
-                Ok(()) => {
-                    self.switch.set(true);
-                    tracing::info!(config = %self.path.display(), "telemetry is on again");
-                }
-                Err(error) => tracing::error!("telemetry stays off: {error}"),
-            }
-        } else {
-            // Off first, so no new event is built while the queue is emptied.
-            self.switch.set(false);
-            let dropped = self.delivery.drop_all();
-            let source = OptOut::ConfigFile(self.path.display().to_string());
-            tracing::info!(
-                dropped,
-                "telemetry is disabled by {source}: {dropped} queued payloads dropped, nothing more is sent"
-            );
-        }
+fn verdict(path: &Path, config: RuntimeConfig) -> Verdict {
+    if config.disabled {
+        Verdict::OptsOut(OptOut::ConfigFile(path.display().to_string()))
+    } else {
+        Verdict::Allows
     }
 }
 

@@ -17,8 +17,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::swap::PluginInfo;
+use super::switch::Switch;
 use crate::cluster::{ClusterHealth, Resource};
 use crate::model::{Event, Route};
+use crate::optout::RuntimeSource;
 use crate::plugin::CallError;
 use crate::transport::DeliveryStats;
 
@@ -125,7 +127,6 @@ pub struct Metrics {
     plugin_swaps: Family<Label, Counter>,
     config_reloads: Family<Label, Counter>,
     queue_depth: Family<Label, Gauge>,
-    telemetry_enabled: Gauge,
     plugin_info: Family<PluginLabels, Gauge>,
     /// The label set of `plugin_info` now, to remove it when the plugin changes.
     current_plugin: Mutex<Option<PluginLabels>>,
@@ -133,9 +134,14 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers every metric. `delivery` holds the transport's counters
-    /// (sent, retried, dropped, ...), and `cluster` the watches' and the
-    /// election's state (with `--events watch`), both read at each scrape.
-    pub fn new(delivery: Arc<DeliveryStats>, cluster: Option<Arc<ClusterHealth>>) -> Self {
+    /// (sent, retried, dropped, ...), `cluster` the watches' and the
+    /// election's state (with `--events watch`), and `switch` whether
+    /// telemetry is on and what holds it off, all read at each scrape.
+    pub fn new(
+        delivery: Arc<DeliveryStats>,
+        cluster: Option<Arc<ClusterHealth>>,
+        switch: Arc<Switch>,
+    ) -> Self {
         let mut metrics = Self {
             registry: Registry::with_prefix("kamaji_telemetry"),
             events_received: labelled("event", &EVENT_KINDS),
@@ -151,11 +157,13 @@ impl Metrics {
                 "queue",
                 &[Queue::Events, Queue::Payloads].map(Queue::as_str),
             ),
-            telemetry_enabled: Gauge::default(),
             plugin_info: Family::default(),
             current_plugin: Mutex::new(None),
         };
         metrics.register(delivery);
+        metrics
+            .registry
+            .register_collector(Box::new(SwitchCollector(switch)));
         if let Some(cluster) = cluster {
             metrics
                 .registry
@@ -215,11 +223,6 @@ impl Metrics {
             "queue_depth",
             "Events waiting for the plugin, and payloads waiting for delivery",
             self.queue_depth.clone(),
-        );
-        registry.register(
-            "telemetry_enabled",
-            "1 while telemetry is on, 0 while it is off",
-            self.telemetry_enabled.clone(),
         );
         registry.register(
             "plugin_info",
@@ -292,10 +295,6 @@ impl Metrics {
         self.queue_depth
             .get_or_create(&[("queue", queue.as_str())])
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
-    }
-
-    pub fn set_enabled(&self, enabled: bool) {
-        self.telemetry_enabled.set(i64::from(enabled));
     }
 
     /// Shows `plugin` in `plugin_info`. The new series is set before the old
@@ -404,6 +403,51 @@ impl Collector for DeliveryCollector {
     }
 }
 
+/// Every opt-out source, as the `source` label of `opt_out`.
+const OPT_OUT_SOURCES: [&str; 5] = [
+    "flag",
+    "environment",
+    "do-not-track",
+    RuntimeSource::ConfigFile.as_str(),
+    RuntimeSource::KamajiController.as_str(),
+];
+/// Why a source holds telemetry off, as the `state` label of `opt_out`.
+const OPT_OUT_STATES: [&str; 2] = ["opted_out", "unknown"];
+
+/// Whether telemetry is on, and what holds it off, read at each scrape from
+/// the switch itself: a scrape cannot see one without the other.
+#[derive(Debug)]
+struct SwitchCollector(Arc<Switch>);
+
+impl Collector for SwitchCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let holds = self.0.holding_off();
+        let enabled = encoder.encode_descriptor(
+            "telemetry_enabled",
+            "1 while telemetry is on, 0 while it is off",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(i64::from(self.0.is_on())).encode(enabled)?;
+        let mut opt_out = encoder.encode_descriptor(
+            "opt_out",
+            "1 while this source holds telemetry off: the user opted out there, or it cannot be read (unknown)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for source in OPT_OUT_SOURCES {
+            for state in OPT_OUT_STATES {
+                let holding = holds
+                    .iter()
+                    .any(|(held_by, hold)| *held_by == source && hold.state() == state);
+                ConstGauge::new(i64::from(holding))
+                    .encode(opt_out.encode_family(&[("source", source), ("state", state)])?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The watches' and the election's state, read at each scrape.
 #[derive(Debug)]
 struct ClusterCollector(Arc<ClusterHealth>);
@@ -466,7 +510,17 @@ impl Collector for ClusterCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optout::OptOut;
     use crate::plugin::ContractVersion;
+
+    /// Metrics of an agent whose telemetry is off for good, by `--disable-telemetry`.
+    fn metrics(delivery: Arc<DeliveryStats>, cluster: Option<Arc<ClusterHealth>>) -> Metrics {
+        Metrics::new(
+            delivery,
+            cluster,
+            Arc::new(Switch::off_for_good(OptOut::Flag)),
+        )
+    }
 
     fn info(version: &str) -> PluginInfo {
         PluginInfo {
@@ -480,9 +534,7 @@ mod tests {
 
     #[test]
     fn every_series_is_there_from_the_start() {
-        let text = Metrics::new(Arc::default(), None)
-            .encode()
-            .expect("encodes");
+        let text = metrics(Arc::default(), None).encode().expect("encodes");
         for line in [
             "kamaji_telemetry_events_received_total{event=\"heartbeat\"} 0",
             "kamaji_telemetry_events_dropped_total{reason=\"intake_full\"} 0",
@@ -495,6 +547,9 @@ mod tests {
             "kamaji_telemetry_plugin_swaps_total{result=\"failed\"} 0",
             "kamaji_telemetry_queue_depth{queue=\"payloads\"} 0",
             "kamaji_telemetry_telemetry_enabled 0",
+            "kamaji_telemetry_opt_out{source=\"flag\",state=\"opted_out\"} 1",
+            "kamaji_telemetry_opt_out{source=\"kamaji-controller\",state=\"unknown\"} 0",
+            "kamaji_telemetry_opt_out{source=\"config-file\",state=\"opted_out\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
@@ -503,7 +558,7 @@ mod tests {
     #[test]
     fn the_cluster_series_are_there_from_the_start_but_the_age_of_no_event() {
         let health = Arc::new(ClusterHealth::default());
-        let text = Metrics::new(Arc::default(), Some(health))
+        let text = metrics(Arc::default(), Some(health))
             .encode()
             .expect("encodes");
         for line in [
@@ -519,7 +574,7 @@ mod tests {
 
     #[test]
     fn the_plugin_info_follows_the_plugin() {
-        let metrics = Metrics::new(Arc::default(), None);
+        let metrics = metrics(Arc::default(), None);
         metrics.set_plugin(&info("1.0.0"));
         metrics.set_plugin(&info("1.0.0"));
         metrics.set_plugin(&info("2.0.0"));
@@ -539,13 +594,8 @@ mod tests {
     #[test]
     fn delivery_counters_are_read_live() {
         let stats = Arc::new(DeliveryStats::default());
-        let metrics = Metrics::new(stats.clone(), None);
-        metrics.set_enabled(true);
+        let metrics = metrics(stats.clone(), None);
         let text = metrics.encode().expect("encodes");
-        assert!(
-            text.contains("kamaji_telemetry_telemetry_enabled 1\n"),
-            "{text}"
-        );
         assert!(
             text.contains("# TYPE kamaji_telemetry_payloads_sent_total counter\n"),
             "{text}"

@@ -38,6 +38,7 @@ mod intake;
 mod metrics;
 mod poll;
 mod swap;
+mod switch;
 mod watch;
 mod webhook;
 
@@ -63,19 +64,20 @@ pub use swap::{Refusal, SelfTestCall, SelfTestFailure, self_test_calls, self_tes
 use crate::cluster::ClusterHealth;
 use crate::local_mode::{LocalModeError, LocalRecorder};
 use crate::model::Installation;
-use crate::optout::OptOut;
+use crate::optout::{OptOut, RuntimeSource, Verdict};
 use crate::pipeline::Pipeline;
 use crate::plugin::oci::RegistryOptions;
 use crate::plugin::source::SourceError;
 use crate::plugin::{PluginArtifact, PluginRuntime, PluginSource};
 use crate::transport::{self, FlushReport, QueueError, Transport, TransportConfig};
 use cluster::ClusterSide;
-use config_file::{RuntimeConfig, RuntimeOptOut};
+use config_file::RuntimeOptOut;
 use delivery::Delivery;
 use heartbeat::{FleetInbox, FleetSource};
 use intake::{Intake, Worker};
 use metrics::Metrics;
 use swap::{Candidate, Swapper};
+use switch::Switch;
 use watch::FileWatch;
 use webhook::{AppState, Health};
 
@@ -188,37 +190,6 @@ pub struct ShutdownReport {
     pub events_abandoned: u64,
     /// The delivery queue's final account; `None` when telemetry was off for good.
     pub flush: Option<FlushReport>,
-}
-
-/// Whether telemetry is on now, mirrored in the `telemetry_enabled` gauge;
-/// what runs only while it is on (the cluster watches) follows its changes.
-#[derive(Debug)]
-struct Switch {
-    on: state::Sender<bool>,
-    metrics: Arc<Metrics>,
-}
-
-impl Switch {
-    fn new(on: bool, metrics: Arc<Metrics>) -> Self {
-        metrics.set_enabled(on);
-        Self {
-            on: state::Sender::new(on),
-            metrics,
-        }
-    }
-
-    fn is_on(&self) -> bool {
-        *self.on.borrow()
-    }
-
-    fn set(&self, on: bool) {
-        self.on.send_replace(on);
-        self.metrics.set_enabled(on);
-    }
-
-    fn changes(&self) -> state::Receiver<bool> {
-        self.on.subscribe()
-    }
 }
 
 /// Tells the worker that shutdown has begun, and its deadline.
@@ -386,10 +357,10 @@ impl Parts {
         tracing::info!(
             "telemetry is disabled by {source}: webhooks are answered, nothing is built or sent"
         );
-        let metrics = Arc::new(Metrics::new(Arc::default(), None));
-        let switch = Arc::new(Switch::new(false, Arc::clone(&metrics)));
+        let switch = Arc::new(Switch::off_for_good(source.clone()));
+        let metrics = Arc::new(Metrics::new(Arc::default(), None, Arc::clone(&switch)));
         // Nothing ever reads the intake: the switch, off for good, lets no event in.
-        let (intake, _) = Intake::new(1, switch, Arc::clone(&metrics));
+        let (intake, _) = Intake::new(1, Arc::clone(&switch), Arc::clone(&metrics));
         let (_, fleet) = fleet_source(config);
         let state = AppState {
             intake,
@@ -397,6 +368,7 @@ impl Parts {
             webhook: config.webhook,
             cluster: None,
             delivery: None,
+            switch,
             metrics,
             health: Health {
                 worker_alive: Arc::new(AtomicBool::new(true)),
@@ -422,10 +394,21 @@ impl Parts {
         let delivery = Arc::new(delivery(config)?);
         let cluster = cluster_client(config).await?;
         let health = cluster.as_ref().map(|side| Arc::clone(&side.health));
-        let metrics = Arc::new(Metrics::new(Arc::clone(delivery.stats()), health.clone()));
+        let config_file = match &config.config_file {
+            Some(path) => Some(RuntimeOptOut::open(path).await?),
+            None => None,
+        };
+        let switch = Arc::new(Switch::new(
+            runtime_sources(config, config_file.as_ref()),
+            Arc::clone(&delivery),
+        ));
+        let metrics = Arc::new(Metrics::new(
+            Arc::clone(delivery.stats()),
+            health.clone(),
+            Arc::clone(&switch),
+        ));
         metrics.set_plugin(&candidate.info);
         tracing::info!(plugin = %artifact.origin, "plugin {} loaded", candidate.info);
-        let switch = Arc::new(Switch::new(true, Arc::clone(&metrics)));
         let pipeline = Arc::new(Pipeline::new(candidate.plugin, config.installation.clone()));
         let (intake, events) = Intake::new(
             config.event_capacity,
@@ -443,14 +426,23 @@ impl Parts {
         let worker = tokio::spawn(worker.run(events, stop.clone()));
 
         let mut tasks = Vec::new();
-        if let Some(path) = &config.config_file {
-            let opt_out = RuntimeOptOut {
-                path: path.clone(),
-                switch: Arc::clone(&switch),
-                delivery: Arc::clone(&delivery),
-                metrics: Arc::clone(&metrics),
-            };
-            tasks.push(follow_config(config, opt_out).await?);
+        if let Some(file) = config_file {
+            let (changes, follower) = file.follow(Arc::clone(&switch), Arc::clone(&metrics));
+            tasks.push(tokio::spawn(watch::follow(
+                changes,
+                config.watch_interval,
+                hangup()?,
+                async move |bytes| follower.apply(&bytes),
+            )));
+        }
+        if let Some(parts) = &cluster
+            && let Some(deployment) = &parts.settings.kamaji_deployment
+        {
+            tasks.push(tokio::spawn(cluster::follow_kamaji(
+                parts.client.clone(),
+                deployment.clone(),
+                Arc::clone(&switch),
+            )));
         }
         if let Some(source) = &config.plugin {
             let swapper = Swapper::new(plugins, Arc::clone(&pipeline), Arc::clone(&metrics));
@@ -470,6 +462,7 @@ impl Parts {
             webhook: config.webhook,
             cluster: health,
             delivery: Some(Arc::clone(&delivery)),
+            switch,
             metrics,
             health: Health {
                 worker_alive: alive,
@@ -672,22 +665,33 @@ fn delivery(config: &AgentConfig) -> Result<Delivery, AgentError> {
     }
 }
 
-/// Applies the config file now (an unusable one stops the start), then
-/// follows it.
-async fn follow_config(
+/// The runtime opt-out sources `serve` follows, each with its verdict at
+/// start. Kamaji's controller has not been read yet: it holds telemetry off
+/// until its watch says otherwise.
+fn runtime_sources(
     config: &AgentConfig,
-    opt_out: RuntimeOptOut,
-) -> Result<JoinHandle<()>, AgentError> {
-    let bytes = read(&opt_out.path).await?;
-    let initial = RuntimeConfig::parse(&opt_out.path, &bytes)?;
-    opt_out.set(!initial.disabled);
-    let watch = FileWatch::new(&opt_out.path, &bytes);
-    Ok(tokio::spawn(watch::follow(
-        watch,
-        config.watch_interval,
-        hangup()?,
-        async move |bytes| opt_out.apply(&bytes),
-    )))
+    config_file: Option<&RuntimeOptOut>,
+) -> Vec<(RuntimeSource, Verdict)> {
+    let mut sources = Vec::new();
+    if let Some(file) = config_file {
+        sources.push((RuntimeSource::ConfigFile, file.initial.clone()));
+    }
+    match config
+        .cluster
+        .as_ref()
+        .map(|cluster| &cluster.kamaji_deployment)
+    {
+        Some(Some(deployment)) => sources.push((
+            RuntimeSource::KamajiController,
+            Verdict::Unknown(format!(
+                "the Kamaji controller's Deployment {deployment} has not been read yet"
+            )),
+        )),
+        _ => tracing::warn!(
+            "--kamaji-deployment none: Kamaji's own --disable-telemetry is not followed"
+        ),
+    }
+    sources
 }
 
 fn fleet_source(config: &AgentConfig) -> (FleetSource, Option<Arc<FleetInbox>>) {

@@ -28,6 +28,7 @@ use super::delivery::Delivery;
 use super::heartbeat::{self, FleetInbox};
 use super::intake::Intake;
 use super::metrics::{self, Metrics, Queue, Review};
+use super::switch::Switch;
 use crate::cluster::ClusterHealth;
 use crate::kube;
 
@@ -70,6 +71,8 @@ pub struct AppState {
     pub cluster: Option<Arc<ClusterHealth>>,
     /// `None` when telemetry is off for good: nothing is ever queued.
     pub delivery: Option<Arc<Delivery>>,
+    /// Whether telemetry is on, and what holds it off: `/readyz` says so.
+    pub switch: Arc<Switch>,
     pub metrics: Arc<Metrics>,
     pub health: Health,
 }
@@ -205,7 +208,16 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
             "the watches of tenantcontrolplanes and datastores have not synced: see the logs\n";
         return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
     }
-    healthz(State(state)).await
+    if !state.health.worker_alive.load(Ordering::Relaxed) {
+        return healthz(State(state)).await;
+    }
+    // Ready either way: an agent held off still answers webhooks and probes.
+    // The text says what holds telemetry off, one line per source.
+    let mut text = String::from("ok\n");
+    for (source, hold) in state.switch.holding_off() {
+        text.push_str(&format!("telemetry is off ({source}): {hold}\n"));
+    }
+    (StatusCode::OK, text).into_response()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -41,15 +42,18 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH")]
     kubeconfig: Option<PathBuf>,
 
-    /// The Kamaji controller's Deployment, whose `app.kubernetes.io/version`
-    /// label (else image tag) is Kamaji's version, unless --kamaji-version.
+    /// The Kamaji controller's Deployment. Kamaji's own opt-out, its
+    /// `--disable-telemetry`, is followed there: telemetry stays off while
+    /// the flag is set and while the Deployment cannot be read. Its
+    /// `app.kubernetes.io/version` label (else image tag) is Kamaji's version,
+    /// unless --kamaji-version. `none` runs without Kamaji's switch.
     #[arg(
         long,
         env = "KAMAJI_TELEMETRY_KAMAJI_DEPLOYMENT",
-        value_name = "NAMESPACE/NAME",
+        value_name = "NAMESPACE/NAME|none",
         default_value = DEFAULT_KAMAJI_DEPLOYMENT
     )]
-    kamaji_deployment: KamajiDeployment,
+    kamaji_deployment: KamajiDeploymentArg,
 
     #[command(flatten)]
     lease: LeaseArgs,
@@ -114,6 +118,21 @@ pub struct ServeArgs {
     delivery: DeliveryArgs,
 }
 
+/// `--kamaji-deployment`: a Deployment, or `none`.
+#[derive(Debug, Clone)]
+struct KamajiDeploymentArg(Option<KamajiDeployment>);
+
+impl FromStr for KamajiDeploymentArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "none" {
+            return Ok(Self(None));
+        }
+        text.parse().map(|deployment| Self(Some(deployment)))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FleetFrom {
     Cluster,
@@ -173,6 +192,16 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             || (args.fleet_file.is_none() && args.fleet_from == FleetFrom::Cluster),
         "--fleet-file and --fleet-from post are for --events webhook; with --events watch the fleet comes from the cluster"
     );
+    // Without the cluster, Kamaji's own opt-out cannot be read: say so
+    // rather than track a user who opted out there.
+    let from_cluster = args.fleet_file.is_none() && args.fleet_from == FleetFrom::Cluster;
+    if let (false, Some(deployment)) = (from_cluster, &args.kamaji_deployment.0) {
+        anyhow::bail!(
+            "with --fleet-file or --fleet-from post, serve makes no Kubernetes API call, so it cannot \
+             follow Kamaji's --disable-telemetry on {deployment}: pass --kamaji-deployment none to run \
+             without Kamaji's switch"
+        );
+    }
     let opt_out = optout::from_process(global.disable_telemetry);
     if let Some(source) = &opt_out {
         println!(
@@ -212,7 +241,7 @@ fn agent_config(
         watch_events: args.events == EventSource::Watch,
         kubeconfig: args.kubeconfig,
         overrides: args.installation.overrides(),
-        kamaji_deployment: Some(args.kamaji_deployment),
+        kamaji_deployment: args.kamaji_deployment.0,
         lease: args.lease.config(),
     });
     AgentConfig {

@@ -7,7 +7,8 @@
 //!
 //! The RBAC rules grant exactly the calls the agent makes, no more: list and
 //! watch TenantControlPlanes and DataStores, get the Service
-//! `default/kubernetes` and the Kamaji Deployment by name, and in its own
+//! `default/kubernetes`, get, list and watch the Kamaji Deployment by name
+//! (its `--disable-telemetry` is Kamaji's own opt-out), and in its own
 //! namespace create its Lease and get and update it by name. `/version` needs
 //! no rule: every authenticated client may read it (system:discovery).
 
@@ -118,8 +119,10 @@ fn cluster_role() -> Value {
              "verbs": ["list", "watch"]},
             {"apiGroups": [""], "resources": ["services"],
              "resourceNames": ["kubernetes"], "verbs": ["get"]},
+            // Listed and watched by name (`fieldSelector=metadata.name=…`),
+            // which the API server authorizes by resourceNames.
             {"apiGroups": ["apps"], "resources": ["deployments"],
-             "resourceNames": [kamaji_deployment], "verbs": ["get"]},
+             "resourceNames": [kamaji_deployment], "verbs": ["get", "list", "watch"]},
         ],
     })
 }

@@ -8,6 +8,7 @@ pub mod client;
 pub mod fleet;
 pub mod health;
 pub mod installation;
+pub mod kamaji_switch;
 pub mod leader;
 pub mod manifests;
 
