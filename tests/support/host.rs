@@ -1,9 +1,10 @@
 //! Running the `kamaji-telemetry` binary as a user would, in a clean environment.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::{host_binary, workspace_root};
+use crate::workspace_root;
 
 /// Environment variables that change what the binary does; tests start
 /// without them, whatever the machine running them has set.
@@ -22,10 +23,10 @@ const AMBIENT: [&str; 9] = [
 /// The installation every test uses.
 pub const CLUSTER_UID: &str = "6f1c2a9e-3b7d-4e0a-9c55-2d8e41f7a0b3";
 
-/// A command for the host binary: clean environment, a shared precompiled
-/// cache under `target/`, and the test installation.
-pub fn host_command() -> Command {
-    let mut command = Command::new(host_binary());
+/// A command for the host binary `binary`: clean environment, a shared
+/// precompiled cache under `target/`, and the test installation.
+pub fn command_for(binary: &Path) -> Command {
+    let mut command = Command::new(binary);
     for name in AMBIENT {
         command.env_remove(name);
         command.env_remove(name.to_lowercase());

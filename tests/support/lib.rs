@@ -1,8 +1,10 @@
 //! Shared helpers for the end-to-end tests: where the built artefacts are.
 //!
-//! `make test` builds the plugins, installs the tools under `.tools/` and
-//! builds the host before it runs these tests; each path can be overridden
-//! with an environment variable.
+//! `make test` builds the hostile and example plugins and installs the tools
+//! under `.tools/` before it runs these tests; each path can be overridden
+//! with an environment variable. The host binary is the one cargo built for
+//! the test binary (`CARGO_BIN_EXE_kamaji-telemetry`), and the default plugin
+//! the one cargo built for the host to embed: neither can be stale.
 
 use std::path::PathBuf;
 
@@ -32,12 +34,9 @@ fn artefact(env_var: &str, relative: &str) -> PathBuf {
     path
 }
 
-/// The default plugin component, built by `make plugin`.
+/// The default plugin component, as cargo built it for the host to embed.
 pub fn default_plugin() -> PathBuf {
-    artefact(
-        "KAMAJI_TELEMETRY_PLUGIN",
-        "target/components/kamaji-telemetry-plugin.wasm",
-    )
+    PathBuf::from(kamaji_telemetry_plugin_component::PATH)
 }
 
 /// `plugin` with a custom section appended: the same behaviour, another
@@ -85,9 +84,4 @@ pub fn wasm_tools_cli() -> PathBuf {
 /// directory to put on PYTHONPATH.
 pub fn kubernetes_validate() -> PathBuf {
     artefact("KUBERNETES_VALIDATE", ".tools/kubernetes-validate")
-}
-
-/// The host binary, built by `make test` before the tests run.
-pub fn host_binary() -> PathBuf {
-    artefact("KAMAJI_TELEMETRY_BIN", "target/debug/kamaji-telemetry")
 }

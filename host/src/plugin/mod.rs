@@ -21,5 +21,5 @@ pub use runtime::{InstanceAllocation, PluginRuntime};
 pub use sandbox::{BatchRun, CallError, CallStats, Plugin, SandboxLimits};
 pub use source::{PluginArtifact, PluginSource};
 
-/// The default plugin, built from `guest/` and embedded at build time.
-pub const DEFAULT_PLUGIN: &[u8] = include_bytes!(env!("KAMAJI_TELEMETRY_DEFAULT_PLUGIN"));
+/// The default plugin, built from `guest/` by cargo and embedded at build time.
+pub const DEFAULT_PLUGIN: &[u8] = kamaji_telemetry_plugin_component::COMPONENT;

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::host_command;
 use kamaji_telemetry_e2e::agent::{Agent, Metrics, eventually};
-use kamaji_telemetry_e2e::host::{host_command, sample};
+use kamaji_telemetry_e2e::host::sample;
 use kamaji_telemetry_e2e::receiver::{Answer, Chaos, Receiver};
 use kamaji_telemetry_e2e::{default_plugin, plugin_variant};
 use serde_json::{Value, json};

@@ -4,16 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-mod common;
-
-use common::{hostile, installation};
+use crate::common::{hostile, installation};
 use kamaji_telemetry::plugin::{
     CallError, DEFAULT_PLUGIN, ImportStatus, LoadError, Plugin, PluginRuntime, PrecompiledCache,
     SandboxLimits,
 };
 
 fn created_event() -> kamaji_telemetry::model::Event {
-    common::created("v1.31.0")
+    crate::common::created("v1.31.0")
 }
 
 fn limits() -> SandboxLimits {

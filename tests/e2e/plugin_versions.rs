@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::host_command;
 use kamaji_telemetry_e2e::agent::{Agent, eventually};
-use kamaji_telemetry_e2e::host::{WEBHOOK_SERVE, host_command, run, sample};
+use kamaji_telemetry_e2e::host::{WEBHOOK_SERVE, run, sample};
 use kamaji_telemetry_e2e::receiver::Receiver;
 use kamaji_telemetry_e2e::{default_plugin, workspace_root};
 use serde_json::{Value, json};

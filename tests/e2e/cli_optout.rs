@@ -4,7 +4,8 @@
 
 use std::process::Command;
 
-use kamaji_telemetry_e2e::host::{Run, host_command, run, sample};
+use crate::host_command;
+use kamaji_telemetry_e2e::host::{Run, run, sample};
 use kamaji_telemetry_e2e::receiver::Receiver;
 
 /// Runs `send` under strace, recording every socket and connect call of

@@ -12,9 +12,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::host_command;
 use kamaji_telemetry_e2e::agent::{Agent, eventually};
 use kamaji_telemetry_e2e::example_plugin;
-use kamaji_telemetry_e2e::host::{Run, WEBHOOK_SERVE, host_command, run, run_with_stdin, sample};
+use kamaji_telemetry_e2e::host::{Run, WEBHOOK_SERVE, run, run_with_stdin, sample};
 use kamaji_telemetry_e2e::receiver::Receiver;
 use serde_json::{Value, json};
 

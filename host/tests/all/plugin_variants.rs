@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-mod common;
-
-use common::{created, hostile, installation};
+use crate::common::{created, hostile, installation};
 use kamaji_telemetry::plugin::{
     CallError, DEFAULT_PLUGIN, InstanceAllocation, PluginRuntime, SandboxLimits,
 };

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::host_command;
 use kamaji_telemetry_e2e::agent::{Agent, eventually};
-use kamaji_telemetry_e2e::host::{Run, host_command, run, sample};
+use kamaji_telemetry_e2e::host::{Run, run, sample};
 use kamaji_telemetry_e2e::receiver::Receiver;
 use kamaji_telemetry_e2e::registry::{Login, Registry};
 use kamaji_telemetry_e2e::{default_plugin, hostile_plugin, plugin_variant};

@@ -1,7 +1,8 @@
 //! `kamaji-telemetry preview` and `plugin describe` as a user runs them:
 //! real kubectl-style input in, wire-format payloads out, nothing sent.
 
-use kamaji_telemetry_e2e::host::{host_command, run, run_with_stdin, sample};
+use crate::host_command;
+use kamaji_telemetry_e2e::host::{run, run_with_stdin, sample};
 use kamaji_telemetry_e2e::receiver::Receiver;
 use kamaji_telemetry_e2e::{default_plugin, hostile_plugin, workspace_root};
 

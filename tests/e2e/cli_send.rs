@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use kamaji_telemetry_e2e::host::{host_command, run, sample};
+use crate::host_command;
+use kamaji_telemetry_e2e::host::{run, sample};
 use kamaji_telemetry_e2e::receiver::{Receiver, Reply};
 
 /// `send` with quick retries, so that tests of retrying take milliseconds.

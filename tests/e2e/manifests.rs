@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::host_command;
 use kamaji_telemetry_e2e::agent::{Agent, eventually};
-use kamaji_telemetry_e2e::host::{host_command, run};
+use kamaji_telemetry_e2e::host::run;
 use kamaji_telemetry_e2e::kube_api::FakeApi;
 use kamaji_telemetry_e2e::kubernetes_validate;
 use kamaji_telemetry_e2e::receiver::Receiver;

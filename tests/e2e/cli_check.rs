@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use kamaji_telemetry_e2e::host::{Run, host_command, run, sample};
+use crate::host_command;
+use kamaji_telemetry_e2e::host::{Run, run, sample};
 use kamaji_telemetry_e2e::{default_plugin, hostile_plugin};
 use serde_json::Value;
 

@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-mod common;
-
-use common::{created, installation};
+use crate::common::{created, installation};
 use kamaji_telemetry::kube;
 use kamaji_telemetry::model::{Event, InputFields, Payload};
 use kamaji_telemetry::pipeline::{self, Outcome};
@@ -152,7 +150,9 @@ fn the_new_build_is_never_shown_an_identifying_string() {
 #[test]
 fn an_old_plugin_is_shown_everything_and_a_copy_is_still_blocked() {
     let runtime = PluginRuntime::new(SandboxLimits::default(), None).expect("an engine");
-    let leaky = runtime.load(&common::hostile("leak")).expect("it loads");
+    let leaky = runtime
+        .load(&crate::common::hostile("leak"))
+        .expect("it loads");
     assert_eq!(leaky.contract(), ContractVersion::V0_1_0);
     let events = vec![created("v1.30.2"), created("v1.31.0")];
     for outcome in pipeline::run_batch(&leaky, &installation(), events) {

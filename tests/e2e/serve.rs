@@ -10,8 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::host_command;
 use kamaji_telemetry_e2e::agent::{Agent, eventually};
-use kamaji_telemetry_e2e::host::{WEBHOOK_SERVE, host_command, run, sample};
+use kamaji_telemetry_e2e::host::{WEBHOOK_SERVE, run, sample};
 use kamaji_telemetry_e2e::receiver::{Received, Receiver, Reply};
 use kamaji_telemetry_e2e::{default_plugin, hostile_plugin, plugin_variant};
 use serde_json::{Value, json};

@@ -11,8 +11,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::host_command;
 use kamaji_telemetry_e2e::agent::{Agent, eventually};
-use kamaji_telemetry_e2e::host::{host_command, sample};
+use kamaji_telemetry_e2e::host::sample;
 use kamaji_telemetry_e2e::kube_api::{FakeApi, Kind};
 use kamaji_telemetry_e2e::receiver::{Received, Receiver};
 use serde_json::Value;

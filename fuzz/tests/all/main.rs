@@ -1,0 +1,5 @@
+//! The fuzz targets' checks as tests, as one binary: the property tests, and
+//! the replay of every kept input.
+
+mod properties;
+mod regressions;
