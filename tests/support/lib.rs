@@ -80,6 +80,12 @@ pub fn wasm_tools_cli() -> PathBuf {
     artefact("WASM_TOOLS", ".tools/bin/wasm-tools")
 }
 
+/// helm-python-sdk (Helm's own engine) and PyYAML, installed by `make setup`:
+/// the directory to put on PYTHONPATH for `tests/support/helm.py`.
+pub fn helm_python() -> PathBuf {
+    artefact("HELM_PYTHON", ".tools/helm-python")
+}
+
 /// The kubernetes-validate Python package, installed by `make setup`: the
 /// directory to put on PYTHONPATH.
 pub fn kubernetes_validate() -> PathBuf {

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use arbitrary::{Arbitrary, Unstructured};
-use kamaji_telemetry_fuzz::Case;
+use kamaji_telemetry_fuzz::{Case, CaseStrings, CopyingBody};
 
 fn kept_inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -24,6 +24,8 @@ fn kept_inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
         })
         .collect();
     inputs.sort();
+    // An empty folder would make its replay pass on nothing.
+    assert!(!inputs.is_empty(), "{}: no kept input", folder.display());
     inputs
 }
 
@@ -50,5 +52,17 @@ fn pipeline_regressions() {
         let case = Case::arbitrary_take_rest(Unstructured::new(&bytes))
             .unwrap_or_else(|error| panic!("{}: not a case: {error}", path.display()));
         kamaji_telemetry_fuzz::pipeline(&case);
+    }
+}
+
+#[test]
+fn leak_guard_regressions() {
+    for (path, bytes) in kept_inputs("leak_guard") {
+        eprintln!("{}", path.display());
+        let (case, body) = <(Case, CopyingBody)>::arbitrary_take_rest(Unstructured::new(&bytes))
+            .unwrap_or_else(|error| panic!("{}: not a case: {error}", path.display()));
+        // As the fuzz target does (fuzz/targets/fuzz_targets/leak_guard.rs).
+        let body = body.render(&CaseStrings::of(&case).identifying);
+        kamaji_telemetry_fuzz::leak_guard(&case, &body);
     }
 }

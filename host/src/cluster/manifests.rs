@@ -172,6 +172,8 @@ fn args(options: &ManifestOptions) -> Vec<String> {
         format!("--cache-dir={CACHE_DIR}"),
         format!("--plugin-memory-mib={PLUGIN_MEMORY_MIB}"),
         "--log-format=json".to_owned(),
+        // Explicit, so that the RBAC rule below and the agent name one Deployment.
+        format!("--kamaji-deployment={DEFAULT_KAMAJI_DEPLOYMENT}"),
     ];
     if options.webhook {
         args.push(format!("--tls-cert={TLS_DIR}/tls.crt"));
