@@ -284,14 +284,24 @@ fn metric_names(expression: &str) -> BTreeSet<String> {
 }
 
 /// The sample names a `/metrics` answer exposes (`name_total`,
-/// `name_bucket`, ...).
+/// `name_bucket`, ...): those it has samples for, and those of every family
+/// it declares, which a counter by status code has before its first error.
 fn exposed(metrics: &str) -> BTreeSet<String> {
-    metrics
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.is_empty())
-        .filter_map(|line| line.split(['{', ' ']).next())
-        .map(str::to_owned)
-        .collect()
+    let mut names = BTreeSet::new();
+    for line in metrics.lines() {
+        if let Some(declared) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = declared.split_once(' ').expect("# TYPE name kind");
+            let suffixes: &[&str] = match kind {
+                "counter" => &["_total"],
+                "histogram" => &["_bucket", "_sum", "_count"],
+                _ => &[""],
+            };
+            names.extend(suffixes.iter().map(|suffix| format!("{name}{suffix}")));
+        } else if !line.starts_with('#') && !line.is_empty() {
+            names.extend(line.split(['{', ' ']).next().map(str::to_owned));
+        }
+    }
+    names
 }
 
 #[test]
