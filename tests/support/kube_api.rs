@@ -613,24 +613,62 @@ async fn list_or_watch(
             .unwrap_or(0);
         return watch_stream(&shared, kind, scope, since);
     }
-    list(&shared, kind, &scope)
+    list(&shared, kind, &scope, &Page::from_query(kind, &query))
 }
 
-fn list(shared: &Shared, kind: Kind, scope: &Scope) -> Response {
+/// A list, a page at a time when the client asks for one (`limit`), as
+/// kube-runtime's watcher does: `metadata.continue` names the last object
+/// sent, and the next page starts after it.
+fn list(shared: &Shared, kind: Kind, scope: &Scope, page: &Page) -> Response {
     let objects = lock(&shared.objects);
-    let items: Vec<&Value> = objects
+    let mut items: Vec<(&Key, &Value)> = objects
         .items
         .iter()
         .filter(|(key, _)| scope.holds(kind, key))
-        .map(|(_, object)| object)
+        .filter(|(key, _)| page.after.as_ref().is_none_or(|after| *key > after))
         .collect();
+    let more = page.limit.is_some_and(|limit| items.len() > limit);
+    if let Some(limit) = page.limit {
+        items.truncate(limit);
+    }
+    let mut metadata = json!({"resourceVersion": objects.version.to_string()});
+    if more && let Some((last, _)) = items.last() {
+        metadata["continue"] = json!(Page::token(last));
+    }
+    let items: Vec<&Value> = items.into_iter().map(|(_, object)| object).collect();
     axum::Json(json!({
         "apiVersion": kind.api_version(),
         "kind": format!("{}List", kind.name()),
-        "metadata": {"resourceVersion": objects.version.to_string()},
+        "metadata": metadata,
         "items": items,
     }))
     .into_response()
+}
+
+/// What page of a list is asked for.
+#[derive(Debug, Default)]
+struct Page {
+    limit: Option<usize>,
+    /// The last object of the previous page.
+    after: Option<Key>,
+}
+
+impl Page {
+    fn from_query(kind: Kind, query: &HashMap<String, String>) -> Self {
+        let limit = query
+            .get("limit")
+            .and_then(|limit| limit.parse().ok())
+            .filter(|limit| *limit > 0);
+        let after = query.get("continue").and_then(|token| {
+            let (namespace, name) = token.split_once('/')?;
+            Some((kind, namespace.to_owned(), name.to_owned()))
+        });
+        Self { limit, after }
+    }
+
+    fn token((_, namespace, name): &Key) -> String {
+        format!("{namespace}/{name}")
+    }
 }
 
 /// A watch from `since`: the changes after it, a BOOKMARK, then live changes
