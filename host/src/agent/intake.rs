@@ -16,7 +16,8 @@ use super::delivery::Delivery;
 use super::metrics::{EventDrop, Metrics};
 use super::{Stop, Switch};
 use crate::model::Event;
-use crate::pipeline::{MAX_BATCH, Outcome, Pipeline};
+use crate::pipeline::{MAX_BATCH, Pipeline};
+use crate::plugin::Outcome;
 
 /// The sending side: cheap to clone, one per producer.
 #[derive(Debug, Clone)]

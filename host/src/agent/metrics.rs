@@ -16,12 +16,11 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::swap::PluginInfo;
 use super::switch::Switch;
 use crate::cluster::{ClusterHealth, Resource};
 use crate::model::{Event, Route};
 use crate::optout::RuntimeSource;
-use crate::plugin::CallError;
+use crate::plugin::{CallError, PluginInfo};
 use crate::transport::DeliveryStats;
 
 /// The `Content-Type` of the answer to `GET /metrics`.

@@ -19,8 +19,8 @@
 //!   a plugin or the network.
 //! - One worker builds the events in order, each with a single snapshot of
 //!   the current plugin. A new plugin (its file changed, SIGHUP, or the
-//!   registry tag it came from moved) is checked and self-tested on a
-//!   blocking thread, then swapped in atomically ([`swap`]); no event is
+//!   registry tag it came from moved) is vetted on a blocking thread, then
+//!   swapped in atomically ([`swap`]); no event is
 //!   lost, built twice, or built by two plugins.
 //! - The `--config` file can turn telemetry off and on at runtime; the flag
 //!   and environment opt-outs are absolute (then nothing is loaded, built or
@@ -59,7 +59,6 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use config_file::ConfigFileError;
-pub use swap::{Refusal, SelfTestCall, SelfTestFailure, self_test_calls, self_test_result};
 
 use crate::cluster::ClusterHealth;
 use crate::local_mode::{LocalModeError, LocalRecorder};
@@ -68,7 +67,7 @@ use crate::optout::{OptOut, RuntimeSource, Verdict};
 use crate::pipeline::Pipeline;
 use crate::plugin::oci::RegistryOptions;
 use crate::plugin::source::SourceError;
-use crate::plugin::{PluginArtifact, PluginRuntime, PluginSource};
+use crate::plugin::{Plugin, PluginArtifact, PluginRuntime, PluginSource, Refusal, vet};
 use crate::transport::{self, FlushReport, QueueError, Transport, TransportConfig};
 use cluster::ClusterSide;
 use config_file::RuntimeOptOut;
@@ -76,7 +75,7 @@ use delivery::Delivery;
 use heartbeat::{FleetInbox, FleetSource};
 use intake::{Intake, Worker};
 use metrics::Metrics;
-use swap::{Candidate, Swapper};
+use swap::Swapper;
 use switch::Switch;
 use watch::FileWatch;
 use webhook::{AppState, Health};
@@ -390,7 +389,7 @@ impl Parts {
         stop: Stop,
     ) -> Result<Self, AgentError> {
         let plugins = Arc::new(plugins);
-        let (artifact, candidate) = initial_plugin(config, &plugins).await?;
+        let (artifact, plugin) = initial_plugin(config, &plugins).await?;
         let delivery = Arc::new(delivery(config)?);
         let cluster = cluster_client(config).await?;
         let health = cluster.as_ref().map(|side| Arc::clone(&side.health));
@@ -407,9 +406,9 @@ impl Parts {
             health.clone(),
             Arc::clone(&switch),
         ));
-        metrics.set_plugin(&candidate.info);
-        tracing::info!(plugin = %artifact.origin, "plugin {} loaded", candidate.info);
-        let pipeline = Arc::new(Pipeline::new(candidate.plugin, config.installation.clone()));
+        metrics.set_plugin(&plugin.info());
+        tracing::info!(plugin = %artifact.origin, "plugin {} loaded", plugin.info());
+        let pipeline = Arc::new(Pipeline::new(plugin, config.installation.clone()));
         let (intake, events) = Intake::new(
             config.event_capacity,
             Arc::clone(&switch),
@@ -579,27 +578,26 @@ async fn follow_tls(
     Ok(tasks)
 }
 
-/// Reads (or pulls) and checks the plugin to start with: a refused one
+/// Reads (or pulls) and vets the plugin to start with: a refused one
 /// stops the start.
 async fn initial_plugin(
     config: &AgentConfig,
     plugins: &Arc<PluginRuntime>,
-) -> Result<(PluginArtifact, Candidate), AgentError> {
+) -> Result<(PluginArtifact, Plugin), AgentError> {
     let artifact = match &config.plugin {
         Some(source) => source.fetch(&config.registry).await?,
         None => PluginArtifact::embedded(),
     };
     let plugins = Arc::clone(plugins);
-    let checked_artifact = artifact.clone();
-    let checked =
-        tokio::task::spawn_blocking(move || swap::check_artifact(&plugins, &checked_artifact))
-            .await
-            .map_err(|crash| AgentError::Crashed(crash.to_string()))?;
-    let candidate = checked.map_err(|refusal| AgentError::Plugin {
+    let vetted_artifact = artifact.clone();
+    let vetted = tokio::task::spawn_blocking(move || vet(&plugins, &vetted_artifact).accepted())
+        .await
+        .map_err(|crash| AgentError::Crashed(crash.to_string()))?;
+    let plugin = vetted.map_err(|refusal| AgentError::Plugin {
         plugin: artifact.origin.clone(),
         refusal,
     })?;
-    Ok((artifact, candidate))
+    Ok((artifact, plugin))
 }
 
 /// Follows where the plugin came from: each new content of the file, or

@@ -291,7 +291,7 @@ impl GlobalArgs {
         let artifact = self.plugin_artifact()?;
         let plugin = self
             .plugin_runtime()?
-            .load(&artifact.bytes)
+            .load_artifact(&artifact)
             .with_context(|| format!("cannot load the plugin {}", artifact.origin))?;
         if !plugin.denied_imports().is_empty() {
             tracing::warn!(

@@ -9,7 +9,7 @@ use super::contract::{self, ContractPre, ContractVersion, PLUGIN_INTERFACE};
 use super::sandbox::Sandbox;
 
 /// Why a plugin could not be loaded.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
     #[error("could not set up the WebAssembly engine: {0}")]
     Engine(String),

@@ -10,6 +10,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 use super::cache::PrecompiledCache;
 use super::load::{self, LoadError};
 use super::sandbox::{Plugin, SandboxLimits};
+use super::source::PluginArtifact;
 
 /// How often the epoch advances: the granularity of call deadlines.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -74,6 +75,20 @@ impl PluginRuntime {
 
     /// Compiles (or loads precompiled) and checks a plugin against the contract.
     pub fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        self.load_pulled_as(bytes, None)
+    }
+
+    /// [`Self::load`] of a fetched plugin, whose info then names the OCI
+    /// manifest digest it was pulled as.
+    pub fn load_artifact(&self, artifact: &PluginArtifact) -> Result<Plugin, LoadError> {
+        self.load_pulled_as(&artifact.bytes, artifact.oci_digest.clone())
+    }
+
+    fn load_pulled_as(
+        &self,
+        bytes: &[u8],
+        oci_digest: Option<String>,
+    ) -> Result<Plugin, LoadError> {
         let component = load::compile(&self.engine, bytes, self.cache.as_ref())?;
         let checked = load::check(&self.engine, &component)?;
         Plugin::new(
@@ -82,6 +97,7 @@ impl PluginRuntime {
             checked,
             self.limits,
             bytes,
+            oci_digest,
         )
     }
 

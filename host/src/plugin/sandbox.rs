@@ -159,10 +159,36 @@ pub struct Plugin {
     checked: CheckedPlugin,
     limits: SandboxLimits,
     digest: String,
+    /// The OCI manifest digest (`sha256:…`) when it came from a registry.
+    oci_digest: Option<String>,
     /// What it said of itself when it was loaded, before it saw any input.
     description: Description,
     /// The words of that description, for the leak guard.
     declared: DeclaredWords,
+}
+
+/// What a plugin says it is, and which exact build it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    /// The contract version it implements.
+    pub contract: ContractVersion,
+    /// The SHA-256 of the component, in hex.
+    pub digest: String,
+    /// The OCI manifest digest (`sha256:…`) when it came from a registry.
+    pub oci_digest: Option<String>,
+}
+
+impl std::fmt::Display for PluginInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = self.digest.get(..12).unwrap_or(&self.digest);
+        write!(
+            f,
+            "{} {} (contract {}, sha256 {short})",
+            self.name, self.version, self.contract
+        )
+    }
 }
 
 /// A batch of events as one plugin call handled it.
@@ -183,6 +209,7 @@ impl Plugin {
         checked: CheckedPlugin,
         limits: SandboxLimits,
         bytes: &[u8],
+        oci_digest: Option<String>,
     ) -> Result<Self, LoadError> {
         let digest = hex::encode(Sha256::digest(bytes));
         // Asked once, before the plugin sees any input: the words it
@@ -195,6 +222,7 @@ impl Plugin {
             checked,
             limits,
             digest,
+            oci_digest,
             description,
         })
     }
@@ -202,6 +230,17 @@ impl Plugin {
     /// The SHA-256 of the component, in hex.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// What it is, and which exact build.
+    pub fn info(&self) -> PluginInfo {
+        PluginInfo {
+            name: self.description.name.clone(),
+            version: self.description.version.clone(),
+            contract: self.contract(),
+            digest: self.digest.clone(),
+            oci_digest: self.oci_digest.clone(),
+        }
     }
 
     /// The contract version it implements.
