@@ -31,6 +31,7 @@
 
 mod body_budget;
 mod cluster;
+mod collectors;
 mod config_file;
 mod delivery;
 mod heartbeat;
@@ -357,7 +358,12 @@ impl Parts {
             "telemetry is disabled by {source}: webhooks are answered, nothing is built or sent"
         );
         let switch = Arc::new(Switch::off_for_good(source.clone()));
-        let metrics = Arc::new(Metrics::new(Arc::default(), None, Arc::clone(&switch)));
+        let metrics = Arc::new(Metrics::new(
+            Arc::default(),
+            None,
+            Arc::clone(&switch),
+            None,
+        ));
         // Nothing ever reads the intake: the switch, off for good, lets no event in.
         let (intake, _) = Intake::new(1, Arc::clone(&switch), Arc::clone(&metrics));
         let (_, fleet) = fleet_source(config);
@@ -401,14 +407,14 @@ impl Parts {
             runtime_sources(config, config_file.as_ref()),
             Arc::clone(&delivery),
         ));
+        tracing::info!(plugin = %artifact.origin, "plugin {} loaded", plugin.info());
+        let pipeline = Arc::new(Pipeline::new(plugin, config.installation.clone()));
         let metrics = Arc::new(Metrics::new(
             Arc::clone(delivery.stats()),
             health.clone(),
             Arc::clone(&switch),
+            Some(Arc::clone(&pipeline)),
         ));
-        metrics.set_plugin(&plugin.info());
-        tracing::info!(plugin = %artifact.origin, "plugin {} loaded", plugin.info());
-        let pipeline = Arc::new(Pipeline::new(plugin, config.installation.clone()));
         let (intake, events) = Intake::new(
             config.event_capacity,
             Arc::clone(&switch),

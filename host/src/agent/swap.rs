@@ -43,7 +43,6 @@ impl Swapper {
                 let info = plugin.info();
                 self.pipeline.swap(Arc::new(plugin));
                 self.metrics.swap(true);
-                self.metrics.set_plugin(&info);
                 tracing::info!(plugin = %origin, "swapped in the plugin {info}");
                 true
             }
