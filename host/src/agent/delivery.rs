@@ -1,13 +1,12 @@
-//! Where the agent's payloads go: the delivery queue, which can be switched
-//! off and on again at runtime, or, in local mode, a directory of records.
+//! Where the agent's payloads go: the delivery queue, or, in local mode, a
+//! directory of records.
 //!
-//! Switching off calls [`DeliveryQueue::drop_all`]: every queued payload is
-//! discarded, each one in flight is abandoned at its next retry, and the
-//! queue refuses all later ones (each counted as dropped by opt-out). That
-//! queue stays in place while telemetry is off, so a payload built in the
-//! moment of the switch is refused and counted too. Switching on starts a
-//! fresh queue on the same transport, whose counters therefore keep adding
-//! up. In local mode there is no transport at all, so no connection.
+//! Whether payloads go out is the queue's to say: switching telemetry off
+//! pauses it (every queued payload is discarded, each one in flight is
+//! abandoned at its next retry, and later ones are refused, all counted as
+//! dropped by opt-out) and switching on resumes it, the same queue with the
+//! same counters. A payload built in the moment of the switch is refused and
+//! counted too. In local mode there is no transport at all, so no connection.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -17,8 +16,12 @@ use tokio::time::Instant;
 
 use crate::local_mode::LocalRecorder;
 use crate::model::Payload;
-use crate::transport::{Counter, DeliveryQueue, DeliveryStats, FlushReport, QueueError, Transport};
+use crate::transport::{
+    Counter, DeliveryQueue, DeliveryStats, FlushReport, QueueError, QueueHandle, Transport,
+};
 
+/// What the agent's parts share to hand payloads over, and to pause and
+/// resume their delivery.
 #[derive(Debug)]
 pub struct Delivery {
     stats: Arc<DeliveryStats>,
@@ -27,19 +30,23 @@ pub struct Delivery {
 
 #[derive(Debug)]
 enum Target {
-    Remote {
-        transport: Arc<Transport>,
-        capacity: usize,
-        max_in_flight: NonZeroUsize,
-        /// `None` once closed at shutdown.
-        queue: Mutex<Option<DeliveryQueue>>,
-    },
+    /// A handle: the queue itself is shutdown's to close ([`FinalFlush`]).
+    Queue(QueueHandle),
     /// Local mode: records instead of requests.
     Local(Mutex<LocalRecorder>),
 }
 
-/// A poisoned lock holds valid data: every update under it is one assignment
-/// or one append.
+/// What shutdown does last: close the queue, delivering what is queued until
+/// the deadline, or in local mode, which has nothing in flight, report the
+/// counters. It owns the queue, so that closing can consume it without a lock
+/// around the queue that every payload would take.
+#[derive(Debug)]
+pub enum FinalFlush {
+    Queue(DeliveryQueue),
+    Local(Arc<DeliveryStats>),
+}
+
+/// A poisoned lock holds valid data: every update under it is one append.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -50,37 +57,28 @@ impl Delivery {
         transport: Arc<Transport>,
         capacity: usize,
         max_in_flight: NonZeroUsize,
-    ) -> Result<Self, QueueError> {
+    ) -> Result<(Self, FinalFlush), QueueError> {
         let queue = DeliveryQueue::start(Arc::clone(&transport), capacity, max_in_flight)?;
-        Ok(Self {
+        let delivery = Self {
             stats: Arc::clone(transport.stats()),
-            target: Target::Remote {
-                transport,
-                capacity,
-                max_in_flight,
-                queue: Mutex::new(Some(queue)),
-            },
-        })
+            target: Target::Queue(queue.handle()),
+        };
+        Ok((delivery, FinalFlush::Queue(queue)))
     }
 
     /// Local mode: every payload is recorded by `recorder`, none is sent.
-    pub fn local(recorder: LocalRecorder) -> Self {
-        Self {
-            stats: Arc::default(),
+    pub fn local(recorder: LocalRecorder) -> (Self, FinalFlush) {
+        let stats = Arc::<DeliveryStats>::default();
+        let delivery = Self {
+            stats: Arc::clone(&stats),
             target: Target::Local(Mutex::new(recorder)),
-        }
+        };
+        (delivery, FinalFlush::Local(stats))
     }
 
     /// The counters, which the metrics read.
     pub fn stats(&self) -> &Arc<DeliveryStats> {
         &self.stats
-    }
-
-    fn queue(&self) -> Option<MutexGuard<'_, Option<DeliveryQueue>>> {
-        match &self.target {
-            Target::Remote { queue, .. } => Some(lock(queue)),
-            Target::Local(_) => None,
-        }
     }
 
     /// Queues a payload, or records it in local mode; never waits on the
@@ -95,66 +93,50 @@ impl Delivery {
                     tracing::warn!(route, "payload not recorded: {error}");
                 }
             },
-            Target::Remote { queue, .. } => match lock(queue).as_ref() {
-                Some(queue) => {
-                    if let Err(dropped) = queue.try_enqueue(route, payload.body.into_bytes()) {
-                        tracing::warn!(route, "payload dropped: {dropped}");
-                    }
+            Target::Queue(queue) => {
+                if let Err(dropped) = queue.try_enqueue(route, payload.body.into_bytes()) {
+                    tracing::warn!(route, "payload dropped: {dropped}");
                 }
-                None => tracing::warn!(route, "payload dropped: delivery has shut down"),
-            },
+            }
         }
     }
 
-    /// Runtime opt-out: discards the queued payloads and refuses the next ones.
-    /// Returns how many were discarded.
-    pub fn drop_all(&self) -> usize {
-        self.queue()
-            .and_then(|queue| queue.as_ref().map(DeliveryQueue::drop_all))
-            .unwrap_or(0)
+    /// Runtime opt-out: see [`QueueHandle::pause`]. Returns how many queued
+    /// payloads were discarded; local mode has none.
+    pub fn pause(&self) -> usize {
+        match &self.target {
+            Target::Queue(queue) => queue.pause(),
+            Target::Local(_) => 0,
+        }
     }
 
-    /// Back on after [`Self::drop_all`]: a fresh queue takes payloads again.
-    /// Must be called within the Tokio runtime.
-    pub fn restart(&self) -> Result<(), QueueError> {
-        if let Target::Remote {
-            transport,
-            capacity,
-            max_in_flight,
-            queue,
-        } = &self.target
-        {
-            let fresh = DeliveryQueue::start(Arc::clone(transport), *capacity, *max_in_flight)?;
-            // The replaced queue was drained by `drop_all`; dropping it ends its task.
-            *lock(queue) = Some(fresh);
+    /// Back on after [`Self::pause`].
+    pub fn resume(&self) {
+        if let Target::Queue(queue) = &self.target {
+            queue.resume();
         }
-        Ok(())
     }
 
     /// Payloads queued or in flight now.
     pub async fn depth(&self) -> usize {
-        let handle = self
-            .queue()
-            .and_then(|queue| queue.as_ref().map(DeliveryQueue::handle));
-        let Some(handle) = handle else {
+        let Target::Queue(queue) = &self.target else {
             return 0;
         };
         // A flush whose deadline has already passed waits for nothing and
         // reports what is still queued or in flight: the depth.
-        handle.flush(Instant::now()).await.left
+        queue.flush(Instant::now()).await.left
     }
+}
 
+impl FinalFlush {
     /// Stops intake and delivers what is queued until `deadline`.
-    /// Local mode has nothing in flight: its report is the counters.
-    pub async fn close(&self, deadline: Instant) -> Option<FlushReport> {
-        // The guard is gone before the wait: it must not be held across it.
-        let taken = self.queue().map(|mut queue| queue.take());
-        match taken {
-            None => Some(FlushReport {
+    pub async fn run(self, deadline: Instant) -> FlushReport {
+        match self {
+            Self::Queue(queue) => queue.close(deadline).await,
+            Self::Local(stats) => FlushReport {
                 left: 0,
-                stats: self.stats.snapshot(),
-            }),
-            Some(queue) => Some(queue?.close(deadline).await),
+                stats: stats.snapshot(),
+            },
         }
     }
 }

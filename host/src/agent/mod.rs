@@ -72,7 +72,7 @@ use crate::plugin::{Plugin, PluginArtifact, PluginRuntime, PluginSource, Refusal
 use crate::transport::{self, FlushReport, QueueError, Transport, TransportConfig};
 use cluster::ClusterSide;
 use config_file::RuntimeOptOut;
-use delivery::Delivery;
+use delivery::{Delivery, FinalFlush};
 use heartbeat::{FleetInbox, FleetSource};
 use intake::{Intake, Worker};
 use metrics::Metrics;
@@ -220,7 +220,7 @@ pub struct Agent {
     /// leader gives up its Lease before the process ends.
     cluster: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<u64>>,
-    delivery: Option<Arc<Delivery>>,
+    final_flush: Option<FinalFlush>,
     shutdown_timeout: Duration,
     /// Keeps a SIGHUP handler installed for the agent's whole life, so that a
     /// SIGHUP never terminates it, even with no file to read again.
@@ -233,7 +233,7 @@ struct Parts {
     tasks: Vec<JoinHandle<()>>,
     cluster: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<u64>>,
-    delivery: Option<Arc<Delivery>>,
+    final_flush: Option<FinalFlush>,
 }
 
 impl Agent {
@@ -270,7 +270,7 @@ impl Agent {
             tasks: parts.tasks,
             cluster: parts.cluster,
             worker: parts.worker,
-            delivery: parts.delivery,
+            final_flush: parts.final_flush,
             shutdown_timeout: config.shutdown_timeout,
             _hangup: hangup,
         })
@@ -325,8 +325,8 @@ impl Agent {
             }),
             None => 0,
         };
-        let flush = match &self.delivery {
-            Some(delivery) => delivery.close(deadline).await,
+        let flush = match self.final_flush {
+            Some(final_flush) => Some(final_flush.run(deadline).await),
             None => None,
         };
         Ok(ShutdownReport {
@@ -385,7 +385,7 @@ impl Parts {
             tasks: Vec::new(),
             cluster: None,
             worker: None,
-            delivery: None,
+            final_flush: None,
         }
     }
 
@@ -396,7 +396,8 @@ impl Parts {
     ) -> Result<Self, AgentError> {
         let plugins = Arc::new(plugins);
         let (artifact, plugin) = initial_plugin(config, &plugins).await?;
-        let delivery = Arc::new(delivery(config)?);
+        let (delivery, final_flush) = delivery(config)?;
+        let delivery = Arc::new(delivery);
         let cluster = cluster_client(config).await?;
         let health = cluster.as_ref().map(|side| Arc::clone(&side.health));
         let config_file = match &config.config_file {
@@ -479,7 +480,7 @@ impl Parts {
             tasks,
             cluster,
             worker: Some(worker),
-            delivery: Some(delivery),
+            final_flush: Some(final_flush),
         })
     }
 }
@@ -651,7 +652,7 @@ fn follow_plugin(
 
 /// The queue to the endpoint, or in local mode the recorder: then no
 /// transport exists, so nothing can open a connection.
-fn delivery(config: &AgentConfig) -> Result<Delivery, AgentError> {
+fn delivery(config: &AgentConfig) -> Result<(Delivery, FinalFlush), AgentError> {
     match &config.local {
         Some(local) => {
             let recorder = LocalRecorder::open(&local.dir, local.budget_bytes)?;

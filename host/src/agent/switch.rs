@@ -6,10 +6,10 @@
 //! every one of them allows it, and off while any opts out or cannot be read.
 //!
 //! A change is applied in one place, in an order that lets nothing through:
-//! off is published before the delivery queue is emptied (so no event is
-//! built meanwhile), and on only after a fresh queue is in place (so the
-//! first event after it finds somewhere to go). What follows the state (the
-//! intake, the worker, the cluster watches) reads it from here.
+//! off is published before the delivery queue is paused (so no event is
+//! built meanwhile), and on only after it is resumed (so the first event
+//! after it finds somewhere to go). What follows the state (the intake, the
+//! worker, the cluster watches) reads it from here.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -25,8 +25,8 @@ pub struct Switch {
     /// What holds telemetry off for good, if anything: then nothing else counts.
     absolute: Option<OptOut>,
     verdicts: Mutex<BTreeMap<RuntimeSource, Verdict>>,
-    /// Emptied when telemetry turns off, started afresh when it turns on;
-    /// `None` while off for good.
+    /// Paused when telemetry turns off, resumed when it turns on; `None`
+    /// while off for good.
     delivery: Option<Arc<Delivery>>,
 }
 
@@ -42,7 +42,7 @@ impl Switch {
     }
 
     /// Follows `sources`, each starting from its verdict; the state is what
-    /// they say together. Off at start empties (and closes) `delivery`.
+    /// they say together. Off at start pauses `delivery`.
     pub fn new(sources: Vec<(RuntimeSource, Verdict)>, delivery: Arc<Delivery>) -> Self {
         let verdicts: BTreeMap<_, _> = sources.into_iter().collect();
         let on = verdicts.values().all(Verdict::allows);
@@ -50,7 +50,7 @@ impl Switch {
             log_verdict(*source, verdict);
         }
         if !on {
-            delivery.drop_all();
+            delivery.pause();
         }
         Self {
             on: state::Sender::new(on),
@@ -95,16 +95,12 @@ impl Switch {
             return;
         }
         if on {
-            match delivery.restart() {
-                Ok(()) => {
-                    self.on.send_replace(true);
-                    tracing::info!("telemetry is on");
-                }
-                Err(error) => tracing::error!("telemetry stays off: {error}"),
-            }
+            delivery.resume();
+            self.on.send_replace(true);
+            tracing::info!("telemetry is on");
         } else {
             self.on.send_replace(false);
-            let dropped = delivery.drop_all();
+            let dropped = delivery.pause();
             tracing::info!(
                 dropped,
                 "telemetry is off: {dropped} queued payloads dropped, nothing more is sent"
