@@ -14,7 +14,8 @@ use tokio::time::Instant;
 
 use super::delivery::Delivery;
 use super::metrics::{EventDrop, Metrics};
-use super::{Stop, Switch};
+use super::signals::Stop;
+use super::switch::Switch;
 use crate::model::Event;
 use crate::pipeline::{MAX_BATCH, Pipeline};
 use crate::plugin::Outcome;

@@ -11,9 +11,9 @@ use anyhow::Context;
 use clap::Args;
 use kamaji_telemetry::model::Payload;
 use kamaji_telemetry::pipeline::Pipeline;
-use kamaji_telemetry::plugin::contract::PLUGIN_INTERFACE;
 use kamaji_telemetry::plugin::{
-    ContractVersion, ImportStatus, PluginRuntime, PluginSource, SelfTestCall, SelfTested, vet,
+    ContractVersion, ImportStatus, PLUGIN_INTERFACE, PluginRuntime, PluginSource, SelfTestCall,
+    SelfTested, vet,
 };
 use serde::Serialize;
 

@@ -5,7 +5,8 @@
 use crate::leak_guard::{self, BatchInputs, Leak};
 use crate::model::Payload;
 
-use super::sandbox::{BatchRun, CallError, Plugin};
+use super::error::CallError;
+use super::loaded::{BatchRun, Plugin};
 
 /// What became of one event.
 #[derive(Debug)]

@@ -5,48 +5,10 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
 
 use super::cache::PrecompiledCache;
-use super::contract::{self, ContractPre, ContractVersion, PLUGIN_INTERFACE};
+use super::contract::{self, ContractPre};
+use super::contract_version::PLUGIN_INTERFACE;
+use super::error::{LoadError, invalid};
 use super::sandbox::Sandbox;
-
-/// Why a plugin could not be loaded.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum LoadError {
-    #[error("could not set up the WebAssembly engine: {0}")]
-    Engine(String),
-    #[error("not a WebAssembly component: the file is neither binary WebAssembly nor WAT text")]
-    NotWasm,
-    #[error("a core WebAssembly module, not a component: wrap it with `wasm-tools component new`")]
-    CoreModule,
-    #[error("invalid component: {0}")]
-    Invalid(String),
-    #[error(
-        "a component of another world: it exports [{exports}], not `{PLUGIN_INTERFACE}` of any version this host speaks ({})",
-        ContractVersion::supported_list()
-    )]
-    WrongWorld { exports: String },
-    #[error(
-        "incompatible contract: the plugin exports `{PLUGIN_INTERFACE}` version {found}; this host speaks versions {}",
-        ContractVersion::supported_list()
-    )]
-    IncompatibleContract { found: String },
-    #[error(
-        "ambiguous contract: the plugin exports `{PLUGIN_INTERFACE}` in versions {found}, which this host all speaks; a plugin must implement exactly one"
-    )]
-    AmbiguousContract { found: String },
-    #[error("the plugin does not match contract {PLUGIN_INTERFACE}@{version}: {message}")]
-    Mismatch {
-        version: ContractVersion,
-        message: String,
-    },
-    #[error("the plugin could not describe itself: {0}")]
-    Describe(#[source] super::sandbox::CallError),
-}
-
-impl LoadError {
-    pub(crate) fn engine(error: impl std::fmt::Display) -> Self {
-        Self::Engine(format!("{error:#}"))
-    }
-}
 
 /// A component that passed every check, ready to instantiate.
 pub(crate) struct CheckedPlugin {
@@ -70,10 +32,6 @@ pub(crate) fn compile(
         return cache.load_or_compile(engine, bytes);
     }
     Component::new(engine, bytes).map_err(invalid)
-}
-
-pub(crate) fn invalid(error: wasmtime::Error) -> LoadError {
-    LoadError::Invalid(format!("{error:#}"))
 }
 
 /// Rejects core modules and non-WebAssembly files with a message that says which.

@@ -8,7 +8,7 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Response, StatusCode, Url};
 use tokio::time::Instant;
 
-use super::Transport;
+use super::http_client::Transport;
 use super::retry::{full_jitter, is_retryable_status, parse_retry_after};
 use super::stats::Counter;
 

@@ -26,8 +26,9 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::delivery::Delivery;
+use super::http_client::Transport;
 use super::stats::{Counter, DeliveryStats, StatsSnapshot};
-use super::{Delivery, Transport};
 
 /// Why a payload was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 use crate::leak_guard::Leak;
 use crate::model::{Payload, Route};
 
+use super::artifact::PluginArtifact;
+use super::error::{CallError, LoadError};
 use super::guarded::{Outcome, guard};
-use super::load::LoadError;
+use super::loaded::{CallStats, Plugin};
 use super::runtime::PluginRuntime;
-use super::sandbox::{CallError, CallStats, Plugin};
-use super::source::PluginArtifact;
 use probes::{self_test_events, self_test_installation};
 
 /// Why a plugin was refused.
