@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use super::config::TlsFiles;
 use super::config_file::ConfigFileError;
 use crate::cluster::ClientError;
-use crate::local_mode::LocalModeError;
 use crate::plugin::Refusal;
 use crate::plugin::source::SourceError;
+use crate::transport::local_mode::LocalModeError;
 use crate::transport::{self, QueueError};
 
 /// Why the agent could not start or went down.

@@ -10,7 +10,7 @@
 //!  (watch store, fleet file or POST /v1/fleet)
 //! ```
 //!
-//! - `--events watch` (the default, [`cluster`]): the agent watches the
+//! - `--events watch` (the default, [`cluster_side`]): the agent watches the
 //!   Kubernetes API itself, beats from its store, and only the leader of its
 //!   replicas hands anything to the plugin. Nothing is added to the
 //!   admission path.
@@ -35,15 +35,15 @@
 //! signals it obeys, and `failure` why it could not start or went down.
 
 mod body_budget;
-mod cluster;
+mod cluster_side;
 mod collectors;
 mod config;
 mod config_file;
-mod delivery;
 mod failure;
 mod heartbeat;
 mod intake;
 mod metrics;
+mod outbox;
 mod parts;
 mod poll;
 mod server;

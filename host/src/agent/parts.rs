@@ -1,5 +1,5 @@
 //! What runs while telemetry can be on, wired together: the plugin and its
-//! pipeline, the delivery, the switch and its sources, the intake and its
+//! pipeline, the outbox, the switch and its sources, the intake and its
 //! worker, the feeds (the cluster side, or the heartbeat) and the followers
 //! of the plugin and config files. Or, with telemetry off for good, nothing
 //! but what answers HTTP.
@@ -9,27 +9,27 @@ use std::sync::atomic::AtomicBool;
 
 use tokio::task::JoinHandle;
 
-use super::cluster::{self, ClusterSide};
+use super::cluster_side::{self, ClusterSide};
 use super::config::{AgentConfig, ClusterSettings};
 use super::config_file::RuntimeOptOut;
-use super::delivery::{Delivery, FinalFlush};
 use super::failure::AgentError;
 use super::heartbeat::{self, FleetInbox, FleetSource};
 use super::intake::{Intake, Worker};
 use super::metrics::Metrics;
+use super::outbox::{FinalFlush, Outbox};
 use super::poll;
-use super::signals::{Stop, hangup};
+use super::signals::{ShutdownSignal, hangup};
 use super::swap::Swapper;
 use super::switch::Switch;
 use super::watch::{self, FileWatch};
 use super::webhook::{AppState, Health};
 use crate::cluster::ClusterHealth;
-use crate::local_mode::LocalRecorder;
 use crate::optout::{OptOut, RuntimeSource, Verdict};
 use crate::pipeline::Pipeline;
 use crate::plugin::source::SourceError;
 use crate::plugin::{Plugin, PluginArtifact, PluginRuntime, PluginSource, vet};
 use crate::transport::Transport;
+use crate::transport::local_mode::LocalRecorder;
 
 /// What runs while telemetry can be on, or nothing of it.
 pub struct Parts {
@@ -65,7 +65,7 @@ impl Parts {
             fleet,
             webhook: config.webhook,
             cluster: None,
-            delivery: None,
+            outbox: None,
             switch,
             metrics,
             health: Health {
@@ -85,12 +85,12 @@ impl Parts {
     pub async fn on(
         config: &AgentConfig,
         plugins: PluginRuntime,
-        stop: Stop,
+        shutdown: ShutdownSignal,
     ) -> Result<Self, AgentError> {
         let plugins = Arc::new(plugins);
         let (artifact, plugin) = initial_plugin(config, &plugins).await?;
-        let (delivery, final_flush) = delivery(config)?;
-        let delivery = Arc::new(delivery);
+        let (outbox, final_flush) = outbox(config)?;
+        let outbox = Arc::new(outbox);
         let cluster = cluster_client(config).await?;
         let health = cluster.as_ref().map(|side| Arc::clone(&side.health));
         let config_file = match &config.config_file {
@@ -99,12 +99,12 @@ impl Parts {
         };
         let switch = Arc::new(Switch::new(
             runtime_sources(config, config_file.as_ref()),
-            Arc::clone(&delivery),
+            Arc::clone(&outbox),
         ));
         tracing::info!(plugin = %artifact.origin, "plugin {} loaded", plugin.info());
         let pipeline = Arc::new(Pipeline::new(plugin, config.installation.clone()));
         let metrics = Arc::new(Metrics::new(
-            Arc::clone(delivery.stats()),
+            Arc::clone(outbox.stats()),
             health.clone(),
             Arc::clone(&switch),
             Some(Arc::clone(&pipeline)),
@@ -117,38 +117,21 @@ impl Parts {
         let alive = Arc::new(AtomicBool::new(true));
         let worker = Worker {
             pipeline: Arc::clone(&pipeline),
-            delivery: Arc::clone(&delivery),
+            outbox: Arc::clone(&outbox),
             switch: Arc::clone(&switch),
             metrics: Arc::clone(&metrics),
             alive: Arc::clone(&alive),
         };
-        let worker = tokio::spawn(worker.run(events, stop.clone()));
+        let worker = tokio::spawn(worker.run(events, shutdown.clone()));
 
-        let mut tasks = Vec::new();
-        if let Some(file) = config_file {
-            let (changes, follower) = file.follow(Arc::clone(&switch), Arc::clone(&metrics));
-            tasks.push(tokio::spawn(watch::follow(
-                changes,
-                config.watch_interval,
-                hangup()?,
-                async move |bytes| follower.apply(&bytes),
-            )));
-        }
-        if let Some(parts) = &cluster
-            && let Some(deployment) = &parts.settings.kamaji_deployment
-        {
-            tasks.push(tokio::spawn(cluster::follow_kamaji(
-                parts.client.clone(),
-                deployment.clone(),
-                Arc::clone(&switch),
-            )));
-        }
+        let mut tasks =
+            follow_opt_outs(config, config_file, cluster.as_ref(), (&switch, &metrics))?;
         if let Some(source) = &config.plugin {
             let swapper = Swapper::new(plugins, Arc::clone(&pipeline), Arc::clone(&metrics));
             tasks.extend(follow_plugin(config, source, &artifact, swapper)?);
         }
         let from_cluster = cluster.is_some();
-        let (feed, fleet) = start_feed(config, cluster, &intake, pipeline, (&switch, stop));
+        let (feed, fleet) = start_feed(config, cluster, &intake, pipeline, (&switch, shutdown));
         let cluster = if from_cluster {
             Some(feed)
         } else {
@@ -160,7 +143,7 @@ impl Parts {
             fleet,
             webhook: config.webhook,
             cluster: health,
-            delivery: Some(Arc::clone(&delivery)),
+            outbox: Some(Arc::clone(&outbox)),
             switch,
             metrics,
             health: Health {
@@ -176,6 +159,36 @@ impl Parts {
             final_flush: Some(final_flush),
         })
     }
+}
+
+/// Follows the runtime opt-out sources, each handing what it says to the
+/// switch: the config file, and Kamaji's controller.
+fn follow_opt_outs(
+    config: &AgentConfig,
+    config_file: Option<RuntimeOptOut>,
+    cluster: Option<&ClusterParts>,
+    (switch, metrics): (&Arc<Switch>, &Arc<Metrics>),
+) -> Result<Vec<JoinHandle<()>>, AgentError> {
+    let mut tasks = Vec::new();
+    if let Some(file) = config_file {
+        let (changes, follower) = file.follow(Arc::clone(switch), Arc::clone(metrics));
+        tasks.push(tokio::spawn(watch::follow(
+            changes,
+            config.watch_interval,
+            hangup()?,
+            async move |bytes| follower.apply(&bytes),
+        )));
+    }
+    if let Some(parts) = cluster
+        && let Some(deployment) = &parts.settings.kamaji_deployment
+    {
+        tasks.push(tokio::spawn(cluster_side::follow_kamaji(
+            parts.client.clone(),
+            deployment.clone(),
+            Arc::clone(switch),
+        )));
+    }
+    Ok(tasks)
 }
 
 /// The cluster side's parts for `--events watch`. Building the client sends
@@ -206,7 +219,7 @@ fn start_feed(
     cluster: Option<ClusterParts>,
     intake: &Intake,
     pipeline: Arc<Pipeline>,
-    (switch, stop): (&Switch, Stop),
+    (switch, shutdown): (&Switch, ShutdownSignal),
 ) -> (JoinHandle<()>, Option<Arc<FleetInbox>>) {
     match cluster {
         Some(parts) => {
@@ -219,7 +232,7 @@ fn start_feed(
                 heartbeat_interval: config.heartbeat_interval,
             };
             (
-                tokio::spawn(cluster::run(side, switch.changes(), stop)),
+                tokio::spawn(cluster_side::run(side, switch.changes(), shutdown)),
                 None,
             )
         }
@@ -298,16 +311,16 @@ fn follow_plugin(
 
 /// The queue to the endpoint, or in local mode the recorder: then no
 /// transport exists, so nothing can open a connection.
-fn delivery(config: &AgentConfig) -> Result<(Delivery, FinalFlush), AgentError> {
+fn outbox(config: &AgentConfig) -> Result<(Outbox, FinalFlush), AgentError> {
     match &config.local {
         Some(local) => {
             let recorder = LocalRecorder::open(&local.dir, local.budget_bytes)?;
             tracing::info!(dir = %local.dir.display(), "local mode: payloads are recorded, none is sent");
-            Ok(Delivery::local(recorder))
+            Ok(Outbox::local(recorder))
         }
         None => {
             let transport = Arc::new(Transport::new(config.transport.clone())?);
-            Ok(Delivery::start(
+            Ok(Outbox::start(
                 transport,
                 config.queue_capacity,
                 config.max_in_flight,

@@ -1,5 +1,5 @@
 //! The signals the agent obeys: SIGTERM and SIGINT begin shutdown, which
-//! [`Stop`] passes on to the agent's tasks with its deadline; SIGHUP reads
+//! [`ShutdownSignal`] passes on to the agent's tasks with its deadline; SIGHUP reads
 //! the followed files again.
 
 use std::future::Future;
@@ -10,11 +10,12 @@ use tokio::time::Instant;
 
 use super::failure::AgentError;
 
-/// Tells the worker that shutdown has begun, and its deadline.
+/// Tells the agent's tasks (the plugin worker, the cluster side) that
+/// shutdown has begun, and its deadline.
 #[derive(Debug, Clone)]
-pub struct Stop(state::Receiver<Option<Instant>>);
+pub struct ShutdownSignal(state::Receiver<Option<Instant>>);
 
-impl Stop {
+impl ShutdownSignal {
     /// The sender that begins shutdown with its deadline, and what tells it.
     pub fn channel() -> (state::Sender<Option<Instant>>, Self) {
         let (begin, begun) = state::channel(None);

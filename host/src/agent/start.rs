@@ -16,7 +16,7 @@ use super::config::AgentConfig;
 use super::failure::AgentError;
 use super::parts::Parts;
 use super::server::{follow_tls, serve_http, server_failure, tls_config};
-use super::signals::{Stop, hangup};
+use super::signals::{ShutdownSignal, hangup};
 use super::webhook;
 use crate::plugin::PluginRuntime;
 use crate::transport::FlushReport;
@@ -35,8 +35,8 @@ pub struct Agent {
     listener: TcpListener,
     address: SocketAddr,
     tls: Option<RustlsConfig>,
-    /// Begins shutdown, with its deadline, for the tasks told by [`Stop`].
-    stop: state::Sender<Option<Instant>>,
+    /// Begins shutdown, with its deadline, for the tasks told by [`ShutdownSignal`].
+    begin_shutdown: state::Sender<Option<Instant>>,
     parts: Parts,
     shutdown_timeout: Duration,
     /// Keeps a SIGHUP handler installed for the agent's whole life, so that a
@@ -51,10 +51,10 @@ impl Agent {
     pub async fn start(config: AgentConfig, plugins: PluginRuntime) -> Result<Self, AgentError> {
         let tls = tls_config(&config).await?;
         let hangup = hangup()?;
-        let (stop, told) = Stop::channel();
+        let (begin_shutdown, shutdown) = ShutdownSignal::channel();
         let mut parts = match &config.opt_out {
             Some(source) => Parts::off(&config, source),
-            None => Parts::on(&config, plugins, told).await?,
+            None => Parts::on(&config, plugins, shutdown).await?,
         };
         if let (Some(files), Some(tls)) = (&config.tls, &tls) {
             parts
@@ -73,7 +73,7 @@ impl Agent {
             listener,
             address,
             tls,
-            stop,
+            begin_shutdown,
             parts,
             shutdown_timeout: config.shutdown_timeout,
             _hangup: hangup,
@@ -113,7 +113,7 @@ impl Agent {
         for task in &parts.tasks {
             task.abort();
         }
-        self.stop.send_replace(Some(deadline));
+        self.begin_shutdown.send_replace(Some(deadline));
         // Awaited, so that a leader gives up its Lease before the process ends.
         if let Some(cluster) = parts.cluster
             && tokio::time::timeout_at(deadline, cluster).await.is_err()

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::watch as state;
 
-use super::delivery::Delivery;
+use super::outbox::Outbox;
 use crate::optout::{OptOut, RuntimeSource, Verdict};
 
 #[derive(Debug)]
@@ -27,7 +27,7 @@ pub struct Switch {
     verdicts: Mutex<BTreeMap<RuntimeSource, Verdict>>,
     /// Paused when telemetry turns off, resumed when it turns on; `None`
     /// while off for good.
-    delivery: Option<Arc<Delivery>>,
+    outbox: Option<Arc<Outbox>>,
 }
 
 impl Switch {
@@ -37,26 +37,26 @@ impl Switch {
             on: state::Sender::new(false),
             absolute: Some(source),
             verdicts: Mutex::default(),
-            delivery: None,
+            outbox: None,
         }
     }
 
     /// Follows `sources`, each starting from its verdict; the state is what
-    /// they say together. Off at start pauses `delivery`.
-    pub fn new(sources: Vec<(RuntimeSource, Verdict)>, delivery: Arc<Delivery>) -> Self {
+    /// they say together. Off at start pauses `outbox`.
+    pub fn new(sources: Vec<(RuntimeSource, Verdict)>, outbox: Arc<Outbox>) -> Self {
         let verdicts: BTreeMap<_, _> = sources.into_iter().collect();
         let on = verdicts.values().all(Verdict::allows);
         for (source, verdict) in &verdicts {
             log_verdict(*source, verdict);
         }
         if !on {
-            delivery.pause();
+            outbox.pause();
         }
         Self {
             on: state::Sender::new(on),
             absolute: None,
             verdicts: Mutex::new(verdicts),
-            delivery: Some(delivery),
+            outbox: Some(outbox),
         }
     }
 
@@ -88,19 +88,19 @@ impl Switch {
     }
 
     fn apply(&self, on: bool) {
-        let Some(delivery) = &self.delivery else {
+        let Some(outbox) = &self.outbox else {
             return;
         };
         if self.is_on() == on {
             return;
         }
         if on {
-            delivery.resume();
+            outbox.resume();
             self.on.send_replace(true);
             tracing::info!("telemetry is on");
         } else {
             self.on.send_replace(false);
-            let dropped = delivery.pause();
+            let dropped = outbox.pause();
             tracing::info!(
                 dropped,
                 "telemetry is off: {dropped} queued payloads dropped, nothing more is sent"

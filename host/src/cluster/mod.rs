@@ -7,10 +7,10 @@
 pub mod client;
 pub mod fleet;
 pub mod health;
+pub mod install;
 pub mod installation;
 pub mod kamaji_switch;
 pub mod leader;
-pub mod manifests;
 mod resource;
 
 pub use client::{ClientError, connect};

@@ -55,7 +55,7 @@ fn looks_like_wat(bytes: &[u8]) -> bool {
 /// Checks the component's exports against the contract, and links its
 /// imports: the contract's type-only interface, the closed WASI profile
 /// (see the sandbox), and a trap for anything else.
-pub(crate) fn check(engine: &Engine, component: &Component) -> Result<CheckedPlugin, LoadError> {
+pub(crate) fn link(engine: &Engine, component: &Component) -> Result<CheckedPlugin, LoadError> {
     let exports = export_names(engine, component);
     let version = contract::detect(exports.iter().map(String::as_str))?;
     let mismatch = |error: wasmtime::Error| LoadError::Mismatch {

@@ -90,7 +90,7 @@ impl Plugin {
         let digest = hex::encode(Sha256::digest(bytes));
         // Asked once, before the plugin sees any input: the words it
         // declares then are no copy of input (the leak guard's rule 4).
-        let description = describe(&engine, &checked, &limits, &digest)?;
+        let description = self_description(&engine, &checked, &limits, &digest)?;
         Ok(Self {
             declared: DeclaredWords::of(&description),
             engine,
@@ -217,7 +217,7 @@ impl Plugin {
 }
 
 /// Asks a plugin being loaded to describe itself.
-fn describe(
+fn self_description(
     engine: &Engine,
     checked: &CheckedPlugin,
     limits: &SandboxLimits,

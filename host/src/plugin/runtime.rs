@@ -87,7 +87,7 @@ impl PluginRuntime {
         oci_digest: Option<String>,
     ) -> Result<Plugin, LoadError> {
         let component = load::compile(&self.engine, bytes, self.cache.as_ref())?;
-        let checked = load::check(&self.engine, &component)?;
+        let checked = load::link(&self.engine, &component)?;
         Plugin::new(
             self.engine.clone(),
             self.epoch.clone(),

@@ -1,5 +1,6 @@
 //! HTTP delivery of telemetry payloads: one `POST {endpoint}/{route}` of a
-//! JSON body per payload, with bounded retries and a bounded queue.
+//! JSON body per payload, with bounded retries and a bounded queue; or, in
+//! local mode ([`local_mode`]), a record of each payload instead.
 //!
 //! - [`Transport`] owns one `reqwest::Client` for its whole life, so that
 //!   connections (and TLS sessions) are reused between payloads.
@@ -16,6 +17,7 @@
 
 mod delivery;
 mod http_client;
+pub mod local_mode;
 mod queue;
 mod retry;
 mod stats;

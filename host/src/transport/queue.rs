@@ -99,7 +99,7 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct State {
-    queued: VecDeque<Payload>,
+    queued: VecDeque<QueuedPayload>,
     /// Payloads taken from `queued` whose delivery has not ended.
     in_flight: usize,
     closed: bool,
@@ -107,7 +107,7 @@ struct State {
 }
 
 #[derive(Debug)]
-struct Payload {
+struct QueuedPayload {
     route: String,
     body: Vec<u8>,
 }
@@ -115,7 +115,7 @@ struct Payload {
 /// What the worker does next.
 enum Step {
     /// Deliver the payload, unless a pause signalled on the receiver comes first.
-    Deliver(Payload, watch::Receiver<()>),
+    Deliver(QueuedPayload, watch::Receiver<()>),
     /// Nothing queued yet.
     Wait,
     /// Nothing queued, and nothing ever will be: closed.
@@ -220,7 +220,7 @@ impl QueueHandle {
     /// Queues a payload for `POST {endpoint}/{route}`. Never waits: a full,
     /// paused or closed queue refuses the payload at once and counts it.
     pub fn try_enqueue(&self, route: &str, body: Vec<u8>) -> Result<(), Dropped> {
-        let verdict = self.shared.push(Payload {
+        let verdict = self.shared.push(QueuedPayload {
             route: route.to_owned(),
             body,
         });
@@ -295,7 +295,7 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn push(&self, payload: Payload) -> Result<(), Dropped> {
+    fn push(&self, payload: QueuedPayload) -> Result<(), Dropped> {
         let mut state = self.lock();
         if state.paused {
             Err(Dropped::OptedOut)
@@ -392,7 +392,7 @@ async fn run(shared: Arc<Shared>, transport: Arc<Transport>) {
 async fn deliver(
     shared: &Shared,
     transport: &Transport,
-    payload: Payload,
+    payload: QueuedPayload,
     mut pauses: watch::Receiver<()>,
 ) {
     // The sender lives in `Shared`, which outlives this delivery: only a

@@ -17,7 +17,7 @@ use tokio::sync::watch as state;
 
 use super::config::ClusterSettings;
 use super::intake::Intake;
-use super::signals::Stop;
+use super::signals::ShutdownSignal;
 use super::switch::Switch;
 use crate::cluster::kamaji_switch;
 use crate::cluster::{
@@ -53,17 +53,21 @@ pub async fn follow_kamaji(client: Client, deployment: KamajiDeployment, switch:
 
 /// Runs a session each time telemetry turns on, and ends it when telemetry
 /// turns off, until the agent stops.
-pub async fn run(side: ClusterSide, mut switch: state::Receiver<bool>, mut stop: Stop) {
+pub async fn run(
+    side: ClusterSide,
+    mut switch: state::Receiver<bool>,
+    mut shutdown: ShutdownSignal,
+) {
     loop {
         tokio::select! {
             on = switch.wait_for(|on| *on) => if on.is_err() { return },
-            _ = stop.wait() => return,
+            _ = shutdown.wait() => return,
         }
         tracing::info!("watching the cluster");
         let ended = async {
             tokio::select! {
                 off = switch.wait_for(|on| !*on) => off.is_ok(),
-                _ = stop.wait() => false,
+                _ = shutdown.wait() => false,
             }
         };
         if !session(&side, ended).await {

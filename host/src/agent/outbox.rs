@@ -9,13 +9,13 @@
 //! counted too. In local mode there is no transport at all, so no connection.
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use tokio::time::Instant;
 
-use crate::local_mode::LocalRecorder;
 use crate::model::Payload;
+use crate::transport::local_mode::LocalRecorder;
 use crate::transport::{
     Counter, DeliveryQueue, DeliveryStats, FlushReport, QueueError, QueueHandle, Transport,
 };
@@ -23,7 +23,7 @@ use crate::transport::{
 /// What the agent's parts share to hand payloads over, and to pause and
 /// resume their delivery.
 #[derive(Debug)]
-pub struct Delivery {
+pub struct Outbox {
     stats: Arc<DeliveryStats>,
     target: Target,
 }
@@ -46,12 +46,7 @@ pub enum FinalFlush {
     Local(Arc<DeliveryStats>),
 }
 
-/// A poisoned lock holds valid data: every update under it is one append.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Delivery {
+impl Outbox {
     /// Starts the queue on the current Tokio runtime (see [`DeliveryQueue::start`]).
     pub fn start(
         transport: Arc<Transport>,
@@ -59,21 +54,21 @@ impl Delivery {
         max_in_flight: NonZeroUsize,
     ) -> Result<(Self, FinalFlush), QueueError> {
         let queue = DeliveryQueue::start(Arc::clone(&transport), capacity, max_in_flight)?;
-        let delivery = Self {
+        let outbox = Self {
             stats: Arc::clone(transport.stats()),
             target: Target::Queue(queue.handle()),
         };
-        Ok((delivery, FinalFlush::Queue(queue)))
+        Ok((outbox, FinalFlush::Queue(queue)))
     }
 
     /// Local mode: every payload is recorded by `recorder`, none is sent.
     pub fn local(recorder: LocalRecorder) -> (Self, FinalFlush) {
         let stats = Arc::<DeliveryStats>::default();
-        let delivery = Self {
+        let outbox = Self {
             stats: Arc::clone(&stats),
             target: Target::Local(Mutex::new(recorder)),
         };
-        (delivery, FinalFlush::Local(stats))
+        (outbox, FinalFlush::Local(stats))
     }
 
     /// The counters, which the metrics read.
@@ -86,7 +81,12 @@ impl Delivery {
     pub fn enqueue(&self, payload: Payload) {
         let route = payload.route.as_str();
         match &self.target {
-            Target::Local(recorder) => match lock(recorder).record(&payload, SystemTime::now()) {
+            // A poisoned lock holds a valid recorder: every update under it is one append.
+            Target::Local(recorder) => match recorder
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(&payload, SystemTime::now())
+            {
                 Ok(()) => self.stats.add(Counter::Recorded, 1),
                 Err(error) => {
                     self.stats.add(Counter::Failed, 1);
