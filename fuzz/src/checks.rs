@@ -5,8 +5,10 @@ use std::sync::OnceLock;
 
 use kamaji_telemetry::kube::{self, DecodeErrorKind, LimitExceeded};
 use kamaji_telemetry::model::{self as contract, Event};
-use kamaji_telemetry::pipeline::{self, Outcome};
-use kamaji_telemetry::plugin::{CallError, DEFAULT_PLUGIN, Plugin, PluginRuntime, SandboxLimits};
+use kamaji_telemetry::pipeline;
+use kamaji_telemetry::plugin::{
+    CallError, DEFAULT_PLUGIN, Outcome, Plugin, PluginRuntime, SandboxLimits,
+};
 use kamaji_telemetry::withhold::Shown;
 use kamaji_telemetry_plugin::native;
 use kamaji_telemetry_plugin::versions::{KamajiVersion, KubernetesVersion, UNKNOWN};

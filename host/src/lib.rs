@@ -3,7 +3,6 @@
 
 pub mod agent;
 pub mod cluster;
-pub mod local_mode;
 pub mod optout;
 pub mod pipeline;
 pub mod plugin;

@@ -12,22 +12,8 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::leak_guard::{self, BatchInputs, Leak};
-use crate::model::{Event, Installation, Payload};
-use crate::plugin::{BatchRun, CallError, Plugin};
-
-/// What became of one event.
-#[derive(Debug)]
-pub enum Outcome {
-    /// A payload that passed the leak guard.
-    Ready(Payload),
-    /// The plugin had nothing to send for this event.
-    Nothing,
-    /// The plugin built a payload that carries an identifying input string.
-    Blocked(Leak),
-    /// The plugin failed on this event (trap, deadline, cap, refusal).
-    Failed(CallError),
-}
+use crate::model::{Event, Installation};
+use crate::plugin::{Outcome, Plugin, guard};
 
 /// Runs events through the current plugin and the leak guard.
 pub struct Pipeline {
@@ -98,29 +84,4 @@ pub fn run_batch(plugin: &Plugin, installation: &Installation, events: Vec<Event
         }
         outcomes.extend(guard(plugin, plugin.handle_batch(installation, batch)));
     }
-}
-
-/// What a batch's answers become once the leak guard has seen them: each body
-/// is checked against what the plugin was shown of every event of the batch.
-pub fn guard(plugin: &Plugin, run: BatchRun) -> Vec<Outcome> {
-    let BatchRun { shown, answers, .. } = run;
-    let declared = plugin.declared_words();
-    // A batch of one (a heartbeat's whole fleet, say) is searched as it
-    // stands; a larger one has its strings gathered once for all its bodies.
-    let gathered = (answers.len() > 1).then(|| BatchInputs::of(&shown.events, &shown.installation));
-    let find_leak = |body: &str| match &gathered {
-        Some(inputs) => inputs.find_leak(declared, body),
-        None => leak_guard::find_leak(declared, &shown.events, &shown.installation, body),
-    };
-    answers
-        .into_iter()
-        .map(|answer| match answer {
-            Err(error) => Outcome::Failed(error),
-            Ok(None) => Outcome::Nothing,
-            Ok(Some(payload)) => match find_leak(&payload.body) {
-                Some(leak) => Outcome::Blocked(leak),
-                None => Outcome::Ready(payload),
-            },
-        })
-        .collect()
 }

@@ -37,7 +37,7 @@ pub struct BodyBudget {
 }
 
 /// Why a body was not taken.
-enum Refusal {
+enum BodyRefused {
     TooLarge,
     OverBudget,
     TooSlow,
@@ -55,13 +55,17 @@ impl BodyBudget {
     }
 
     /// Takes `bytes` more from the budget, into `held`.
-    fn take(&self, held: &mut Option<OwnedSemaphorePermit>, bytes: usize) -> Result<(), Refusal> {
+    fn take(
+        &self,
+        held: &mut Option<OwnedSemaphorePermit>,
+        bytes: usize,
+    ) -> Result<(), BodyRefused> {
         let Ok(count) = u32::try_from(bytes) else {
-            return Err(Refusal::TooLarge);
+            return Err(BodyRefused::TooLarge);
         };
         let permit = Arc::clone(&self.bytes)
             .try_acquire_many_owned(count)
-            .map_err(|_| Refusal::OverBudget)?;
+            .map_err(|_| BodyRefused::OverBudget)?;
         match held {
             Some(held) => held.merge(permit),
             None => *held = Some(permit),
@@ -70,11 +74,11 @@ impl BodyBudget {
     }
 
     /// Reads `body` whole within the budget; the permit holds its bytes.
-    async fn read(&self, body: Body, declared: Option<usize>) -> Result<Held, Refusal> {
+    async fn read(&self, body: Body, declared: Option<usize>) -> Result<Held, BodyRefused> {
         let mut held = None;
         if let Some(length) = declared {
             if length > self.per_request {
-                return Err(Refusal::TooLarge);
+                return Err(BodyRefused::TooLarge);
             }
             self.take(&mut held, length)?;
         }
@@ -82,12 +86,12 @@ impl BodyBudget {
         let mut bytes = Vec::with_capacity(declared.unwrap_or(0));
         let mut body = body;
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(Refusal::Broken)?;
+            let frame = frame.map_err(BodyRefused::Broken)?;
             let Ok(chunk) = frame.into_data() else {
                 continue;
             };
             if bytes.len() + chunk.len() > self.per_request {
-                return Err(Refusal::TooLarge);
+                return Err(BodyRefused::TooLarge);
             }
             bytes.extend_from_slice(&chunk);
             // A body longer than it said takes the rest as it comes.
@@ -126,7 +130,7 @@ pub async fn within_budget(
     let held = match read {
         Ok(Ok(held)) => held,
         Ok(Err(refusal)) => return refused(refusal, budget.per_request),
-        Err(_) => return refused(Refusal::TooSlow, budget.per_request),
+        Err(_) => return refused(BodyRefused::TooSlow, budget.per_request),
     };
     let request = Request::from_parts(parts, Body::from(held.body.clone()));
     let response = next.run(request).await;
@@ -134,14 +138,14 @@ pub async fn within_budget(
     response
 }
 
-fn refused(refusal: Refusal, per_request: usize) -> Response {
+fn refused(refusal: BodyRefused, per_request: usize) -> Response {
     match refusal {
-        Refusal::TooLarge => (
+        BodyRefused::TooLarge => (
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is larger than the limit of {per_request} bytes"),
         )
             .into_response(),
-        Refusal::OverBudget => {
+        BodyRefused::OverBudget => {
             tracing::warn!("request bodies in flight are at their memory budget: 429");
             (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -150,7 +154,7 @@ fn refused(refusal: Refusal, per_request: usize) -> Response {
             )
                 .into_response()
         }
-        Refusal::TooSlow => (
+        BodyRefused::TooSlow => (
             StatusCode::REQUEST_TIMEOUT,
             format!(
                 "the body did not arrive within {}s",
@@ -158,7 +162,7 @@ fn refused(refusal: Refusal, per_request: usize) -> Response {
             ),
         )
             .into_response(),
-        Refusal::Broken(error) => (
+        BodyRefused::Broken(error) => (
             StatusCode::BAD_REQUEST,
             format!("cannot read the body: {error}"),
         )

@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::AgentError;
 use super::metrics::Metrics;
 use super::switch::Switch;
 use super::watch::FileWatch;
@@ -35,17 +34,21 @@ pub struct RuntimeConfig {
 
 /// A config file that cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid config file {}: {reason}", path.display())]
-pub struct ConfigFileError {
-    pub path: PathBuf,
-    pub reason: String,
+pub enum ConfigFileError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {}: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
 }
 
 impl RuntimeConfig {
     /// Parses the file's content. One that holds no setting at all (empty,
     /// or comments alone) is an error: it may be a file caught mid-write.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, ConfigFileError> {
-        let error = |reason: String| ConfigFileError {
+        let error = |reason: String| ConfigFileError::Invalid {
             path: path.to_owned(),
             reason,
         };
@@ -81,8 +84,13 @@ pub struct RuntimeOptOut {
 }
 
 impl RuntimeOptOut {
-    pub async fn open(path: &Path) -> Result<Self, AgentError> {
-        let bytes = super::read(path).await?;
+    pub async fn open(path: &Path) -> Result<Self, ConfigFileError> {
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|source| ConfigFileError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
         let initial = verdict(path, RuntimeConfig::parse(path, &bytes)?);
         Ok(Self {
             path: path.to_owned(),

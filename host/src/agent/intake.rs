@@ -12,11 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::time::Instant;
 
-use super::delivery::Delivery;
 use super::metrics::{EventDrop, Metrics};
-use super::{Stop, Switch};
+use super::outbox::Outbox;
+use super::signals::ShutdownSignal;
+use super::switch::Switch;
 use crate::model::Event;
-use crate::pipeline::{MAX_BATCH, Outcome, Pipeline};
+use crate::pipeline::{MAX_BATCH, Pipeline};
+use crate::plugin::Outcome;
 
 /// The sending side: cheap to clone, one per producer.
 #[derive(Debug, Clone)]
@@ -73,7 +75,7 @@ impl Intake {
 /// Builds the queued events in order, in batches of what is waiting.
 pub struct Worker {
     pub pipeline: Arc<Pipeline>,
-    pub delivery: Arc<Delivery>,
+    pub outbox: Arc<Outbox>,
     pub switch: Arc<Switch>,
     pub metrics: Arc<Metrics>,
     /// Cleared when the worker ends, for `/healthz`.
@@ -84,12 +86,12 @@ impl Worker {
     /// Builds events until stopped, then closes the intake and builds the
     /// events already queued until the shutdown deadline. Returns how many
     /// it left unbuilt.
-    pub async fn run(self, mut events: mpsc::Receiver<Event>, mut stop: Stop) -> u64 {
+    pub async fn run(self, mut events: mpsc::Receiver<Event>, mut shutdown: ShutdownSignal) -> u64 {
         let _alive = AliveFlag(Arc::clone(&self.alive));
         let deadline = loop {
             tokio::select! {
                 biased;
-                deadline = stop.wait() => break deadline,
+                deadline = shutdown.wait() => break deadline,
                 event = events.recv() => match event {
                     Some(event) => self.build(batch_from(event, &mut events)).await,
                     None => return 0,
@@ -132,7 +134,7 @@ impl Worker {
         match outcome {
             Outcome::Ready(payload) => {
                 self.metrics.payload_built(payload.route);
-                self.delivery.enqueue(payload);
+                self.outbox.enqueue(payload);
             }
             Outcome::Nothing => self.metrics.event_without_payload(),
             Outcome::Blocked(leak) => {

@@ -6,17 +6,17 @@
 //! every one of them allows it, and off while any opts out or cannot be read.
 //!
 //! A change is applied in one place, in an order that lets nothing through:
-//! off is published before the delivery queue is emptied (so no event is
-//! built meanwhile), and on only after a fresh queue is in place (so the
-//! first event after it finds somewhere to go). What follows the state (the
-//! intake, the worker, the cluster watches) reads it from here.
+//! off is published before the delivery queue is paused (so no event is
+//! built meanwhile), and on only after it is resumed (so the first event
+//! after it finds somewhere to go). What follows the state (the intake, the
+//! worker, the cluster watches) reads it from here.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::watch as state;
 
-use super::delivery::Delivery;
+use super::outbox::Outbox;
 use crate::optout::{OptOut, RuntimeSource, Verdict};
 
 #[derive(Debug)]
@@ -25,9 +25,9 @@ pub struct Switch {
     /// What holds telemetry off for good, if anything: then nothing else counts.
     absolute: Option<OptOut>,
     verdicts: Mutex<BTreeMap<RuntimeSource, Verdict>>,
-    /// Emptied when telemetry turns off, started afresh when it turns on;
-    /// `None` while off for good.
-    delivery: Option<Arc<Delivery>>,
+    /// Paused when telemetry turns off, resumed when it turns on; `None`
+    /// while off for good.
+    outbox: Option<Arc<Outbox>>,
 }
 
 impl Switch {
@@ -37,26 +37,26 @@ impl Switch {
             on: state::Sender::new(false),
             absolute: Some(source),
             verdicts: Mutex::default(),
-            delivery: None,
+            outbox: None,
         }
     }
 
     /// Follows `sources`, each starting from its verdict; the state is what
-    /// they say together. Off at start empties (and closes) `delivery`.
-    pub fn new(sources: Vec<(RuntimeSource, Verdict)>, delivery: Arc<Delivery>) -> Self {
+    /// they say together. Off at start pauses `outbox`.
+    pub fn new(sources: Vec<(RuntimeSource, Verdict)>, outbox: Arc<Outbox>) -> Self {
         let verdicts: BTreeMap<_, _> = sources.into_iter().collect();
         let on = verdicts.values().all(Verdict::allows);
         for (source, verdict) in &verdicts {
             log_verdict(*source, verdict);
         }
         if !on {
-            delivery.drop_all();
+            outbox.pause();
         }
         Self {
             on: state::Sender::new(on),
             absolute: None,
             verdicts: Mutex::new(verdicts),
-            delivery: Some(delivery),
+            outbox: Some(outbox),
         }
     }
 
@@ -88,23 +88,19 @@ impl Switch {
     }
 
     fn apply(&self, on: bool) {
-        let Some(delivery) = &self.delivery else {
+        let Some(outbox) = &self.outbox else {
             return;
         };
         if self.is_on() == on {
             return;
         }
         if on {
-            match delivery.restart() {
-                Ok(()) => {
-                    self.on.send_replace(true);
-                    tracing::info!("telemetry is on");
-                }
-                Err(error) => tracing::error!("telemetry stays off: {error}"),
-            }
+            outbox.resume();
+            self.on.send_replace(true);
+            tracing::info!("telemetry is on");
         } else {
             self.on.send_replace(false);
-            let dropped = delivery.drop_all();
+            let dropped = outbox.pause();
             tracing::info!(
                 dropped,
                 "telemetry is off: {dropped} queued payloads dropped, nothing more is sent"

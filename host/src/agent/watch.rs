@@ -33,13 +33,13 @@ pub async fn follow(
             _ = ticker.tick() => watch.poll().await,
             Some(()) = hangup.recv() => {
                 tracing::info!(file = %watch.path().display(), "SIGHUP: reading the file again");
-                watch.read().await.map_or_else(Change::Unreadable, Change::Changed)
+                watch.read().await.map_or_else(Polled::Unreadable, Polled::Changed)
             }
         };
         match read {
-            Change::Changed(bytes) => on_change(bytes).await,
-            Change::Unchanged => {}
-            Change::Unreadable(error) => tracing::warn!(
+            Polled::Changed(bytes) => on_change(bytes).await,
+            Polled::Unchanged => {}
+            Polled::Unreadable(error) => tracing::warn!(
                 file = %watch.path().display(),
                 "cannot read the file, keeping what it said before: {error}"
             ),
@@ -49,7 +49,7 @@ pub async fn follow(
 
 /// What a poll found.
 #[derive(Debug)]
-pub enum Change {
+pub enum Polled {
     /// Same content as last time, or still unreadable.
     Unchanged,
     /// New content.
@@ -81,19 +81,19 @@ impl FileWatch {
     }
 
     /// Reads the file and says whether its content changed since the last read.
-    pub async fn poll(&mut self) -> Change {
+    pub async fn poll(&mut self) -> Polled {
         match tokio::fs::read(&self.path).await {
             Ok(bytes) => {
                 if self.record(&bytes) {
-                    Change::Changed(bytes)
+                    Polled::Changed(bytes)
                 } else {
-                    Change::Unchanged
+                    Polled::Unchanged
                 }
             }
-            Err(_) if self.unreadable => Change::Unchanged,
+            Err(_) if self.unreadable => Polled::Unchanged,
             Err(error) => {
                 self.unreadable = true;
-                Change::Unreadable(error)
+                Polled::Unreadable(error)
             }
         }
     }
@@ -128,12 +128,12 @@ mod tests {
         let path = dir.path().join("file");
         std::fs::write(&path, "one").expect("write");
         let mut watch = FileWatch::new(&path, b"one");
-        assert!(matches!(watch.poll().await, Change::Unchanged));
+        assert!(matches!(watch.poll().await, Polled::Unchanged));
         std::fs::write(&path, "one").expect("rewrite");
-        assert!(matches!(watch.poll().await, Change::Unchanged));
+        assert!(matches!(watch.poll().await, Polled::Unchanged));
         std::fs::write(&path, "two").expect("write");
-        assert!(matches!(watch.poll().await, Change::Changed(bytes) if bytes == b"two"));
-        assert!(matches!(watch.poll().await, Change::Unchanged));
+        assert!(matches!(watch.poll().await, Polled::Changed(bytes) if bytes == b"two"));
+        assert!(matches!(watch.poll().await, Polled::Unchanged));
     }
 
     #[tokio::test]
@@ -148,7 +148,7 @@ mod tests {
         let staged = dir.path().join("staged");
         std::os::unix::fs::symlink(&new, &staged).expect("link");
         std::fs::rename(&staged, &link).expect("swap");
-        assert!(matches!(watch.poll().await, Change::Changed(bytes) if bytes == b"disabled: true"));
+        assert!(matches!(watch.poll().await, Polled::Changed(bytes) if bytes == b"disabled: true"));
     }
 
     #[tokio::test]
@@ -156,9 +156,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("file");
         let mut watch = FileWatch::new(&path, b"one");
-        assert!(matches!(watch.poll().await, Change::Unreadable(_)));
-        assert!(matches!(watch.poll().await, Change::Unchanged));
+        assert!(matches!(watch.poll().await, Polled::Unreadable(_)));
+        assert!(matches!(watch.poll().await, Polled::Unchanged));
         std::fs::write(&path, "two").expect("write");
-        assert!(matches!(watch.poll().await, Change::Changed(_)));
+        assert!(matches!(watch.poll().await, Polled::Changed(_)));
     }
 }

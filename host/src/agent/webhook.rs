@@ -24,10 +24,10 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use super::body_budget::{self, BodyBudget};
-use super::delivery::Delivery;
 use super::heartbeat::{self, FleetInbox};
 use super::intake::Intake;
 use super::metrics::{self, Metrics, Queue, Review};
+use super::outbox::Outbox;
 use super::switch::Switch;
 use crate::cluster::ClusterHealth;
 use crate::kube;
@@ -70,7 +70,7 @@ pub struct AppState {
     /// not off for good.
     pub cluster: Option<Arc<ClusterHealth>>,
     /// `None` when telemetry is off for good: nothing is ever queued.
-    pub delivery: Option<Arc<Delivery>>,
+    pub outbox: Option<Arc<Outbox>>,
     /// Whether telemetry is on, and what holds it off: `/readyz` says so.
     pub switch: Arc<Switch>,
     pub metrics: Arc<Metrics>,
@@ -167,8 +167,8 @@ async fn fleet(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let payloads = match &state.delivery {
-        Some(delivery) => delivery.depth().await,
+    let payloads = match &state.outbox {
+        Some(outbox) => outbox.depth().await,
         None => 0,
     };
     state.metrics.set_queue_depth(Queue::Payloads, payloads);

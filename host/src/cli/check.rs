@@ -5,16 +5,15 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use kamaji_telemetry::agent::{Refusal, SelfTestCall, self_test_calls, self_test_result};
 use kamaji_telemetry::model::Payload;
 use kamaji_telemetry::pipeline::Pipeline;
-use kamaji_telemetry::plugin::contract::PLUGIN_INTERFACE;
 use kamaji_telemetry::plugin::{
-    ContractVersion, ImportStatus, Plugin, PluginRuntime, PluginSource,
+    ContractVersion, ImportStatus, PLUGIN_INTERFACE, PluginRuntime, PluginSource, SelfTestCall,
+    SelfTested, vet,
 };
 use serde::Serialize;
 
@@ -137,13 +136,12 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     // No cache: the compile time is what a first start costs.
     let runtime = PluginRuntime::new(limits, None)?;
-    let started = Instant::now();
-    match runtime.load(&artifact.bytes) {
-        Ok(plugin) => {
-            report.compile_ms = Some(millis(started.elapsed()));
-            examine(&mut report, plugin, &args)?;
-        }
-        Err(error) => report.refusal = Some(Refusal::from(error).to_string()),
+    let vetting = vet(&runtime, &artifact);
+    report.refusal = vetting.refusal().map(|refusal| refusal.to_string());
+    report.accepted = report.refusal.is_none();
+    if let Ok(tested) = vetting.tested {
+        report.compile_ms = Some(millis(vetting.load_time));
+        examine(&mut report, tested, &args)?;
     }
     let printed = match args.output {
         OutputFormat::Json => serde_json::to_string(&report)? + "\n",
@@ -162,8 +160,9 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Everything after a successful load: the plugin's interface, its
-/// description, the self-test (the verdict), and the bodies of the inputs.
-fn examine(report: &mut Report, plugin: Plugin, args: &CheckArgs) -> anyhow::Result<()> {
+/// description, its self-test calls, and the bodies of the inputs.
+fn examine(report: &mut Report, tested: SelfTested, args: &CheckArgs) -> anyhow::Result<()> {
+    let SelfTested { plugin, calls } = tested;
     report.contract_version = Some(plugin.contract().as_str().to_owned());
     report.imports = plugin
         .imports()
@@ -180,7 +179,6 @@ fn examine(report: &mut Report, plugin: Plugin, args: &CheckArgs) -> anyhow::Res
         reads_text: reads_text(description),
         routes_text: routes_text(description.routes.as_deref()),
     });
-    let calls = self_test_calls(&plugin);
     report.self_test = calls.iter().map(self_test_line).collect();
     report.limits.slowest_call_ms = calls
         .iter()
@@ -191,10 +189,6 @@ fn examine(report: &mut Report, plugin: Plugin, args: &CheckArgs) -> anyhow::Res
         .map(|call| call.stats.peak_memory)
         .max()
         .unwrap_or_default();
-    match self_test_result(calls) {
-        Ok(_) => report.accepted = true,
-        Err(refusal) => report.refusal = Some(refusal.to_string()),
-    }
     let sources = input::open_sources(&args.inputs)?;
     let pipeline = Pipeline::new(plugin, args.installation.installation());
     input::process_all(&pipeline, sources, |label: &str, payload: Payload| {

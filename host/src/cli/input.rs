@@ -14,7 +14,8 @@ use std::sync::mpsc::{self, Receiver};
 use anyhow::Context;
 use kamaji_telemetry::kube::{self, DecodeError, DecodedDocument, Limits};
 use kamaji_telemetry::model::{Event, Payload};
-use kamaji_telemetry::pipeline::{MAX_BATCH, Outcome, Pipeline};
+use kamaji_telemetry::pipeline::{MAX_BATCH, Pipeline};
+use kamaji_telemetry::plugin::Outcome;
 
 /// One input, opened but not read yet, and how messages name it.
 pub struct Source {

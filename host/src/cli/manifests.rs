@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use kamaji_telemetry::cluster::manifests::{self, ManifestOptions};
+use kamaji_telemetry::cluster::install::{self, ManifestOptions};
 
 use super::{EventSource, GlobalArgs};
 
@@ -35,7 +35,7 @@ pub fn run(global: &GlobalArgs, args: ManifestsArgs) -> anyhow::Result<ExitCode>
         image: args.image,
         plugin: global.plugin.as_ref().map(ToString::to_string),
     };
-    let text = manifests::render(&options).context("cannot write the manifests")?;
+    let text = install::render(&options).context("cannot write the manifests")?;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }

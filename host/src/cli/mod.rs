@@ -6,7 +6,7 @@ mod input;
 mod manifests;
 mod output;
 mod preview;
-mod registry;
+mod push_pull;
 mod send;
 mod serve;
 mod view;
@@ -184,9 +184,9 @@ pub enum PluginCommand {
     /// Check a plugin as serve would before taking it, and report what it costs.
     Check(check::CheckArgs),
     /// Publish a plugin component to an OCI registry.
-    Push(registry::PushArgs),
+    Push(push_pull::PushArgs),
     /// Fetch a plugin component from an OCI registry.
-    Pull(registry::PullArgs),
+    Pull(push_pull::PullArgs),
 }
 
 /// Where `serve` takes TenantControlPlane events from.
@@ -215,8 +215,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Manifests(args) => manifests::run(&cli.global, args),
         Command::Plugin(PluginCommand::Describe(args)) => describe::run(&cli.global, args),
         Command::Plugin(PluginCommand::Check(args)) => check::run(&cli.global, args),
-        Command::Plugin(PluginCommand::Push(args)) => registry::push(&cli.global, args),
-        Command::Plugin(PluginCommand::Pull(args)) => registry::pull(&cli.global, args),
+        Command::Plugin(PluginCommand::Push(args)) => push_pull::push(&cli.global, args),
+        Command::Plugin(PluginCommand::Pull(args)) => push_pull::pull(&cli.global, args),
         Command::View(args) => view::run(args),
     }
 }
@@ -291,7 +291,7 @@ impl GlobalArgs {
         let artifact = self.plugin_artifact()?;
         let plugin = self
             .plugin_runtime()?
-            .load(&artifact.bytes)
+            .load_artifact(&artifact)
             .with_context(|| format!("cannot load the plugin {}", artifact.origin))?;
         if !plugin.denied_imports().is_empty() {
             tracing::warn!(

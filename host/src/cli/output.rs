@@ -6,7 +6,7 @@ use kamaji_telemetry::plugin::ContractVersion;
 use serde::Serialize;
 
 #[derive(Serialize)]
-struct DescriptionLine<'a> {
+struct DescriptionJson<'a> {
     name: &'a str,
     version: &'a str,
     contract: &'static str,
@@ -41,7 +41,7 @@ pub fn description_json(
     contract: ContractVersion,
     description: &Description,
 ) -> serde_json::Result<String> {
-    serde_json::to_string(&DescriptionLine {
+    serde_json::to_string(&DescriptionJson {
         name: &description.name,
         version: &description.version,
         contract: contract.as_str(),

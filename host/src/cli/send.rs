@@ -9,11 +9,11 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use clap::Args;
 use kamaji_telemetry::agent::LocalMode;
-use kamaji_telemetry::local_mode::LocalRecorder;
 use kamaji_telemetry::model::Payload;
 use kamaji_telemetry::optout;
 use kamaji_telemetry::pipeline::Pipeline;
 use kamaji_telemetry::plugin::Plugin;
+use kamaji_telemetry::transport::local_mode::LocalRecorder;
 use kamaji_telemetry::transport::{
     DEFAULT_ENDPOINT, DeliveryQueue, FlushReport, RetryPolicy, Transport, TransportConfig,
 };

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use kamaji_telemetry::local_mode::{self, RecordLine};
+use kamaji_telemetry::transport::local_mode::{self, RecordLine};
 use serde::Serialize;
 
 use super::OutputFormat;

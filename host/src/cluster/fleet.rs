@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -33,40 +33,9 @@ use tokio::task::JoinHandle;
 
 use super::health::ClusterHealth;
 use super::installation::advice;
-use super::{KAMAJI_GROUP, KAMAJI_VERSION};
+use super::resource::{KAMAJI_GROUP, Resource};
 use crate::kube::record;
 use crate::model::{Event, Fleet, TcpUpdate, TenantControlPlane};
-
-/// The two resources the agent watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resource {
-    TenantControlPlanes,
-    DataStores,
-}
-
-impl Resource {
-    pub const ALL: [Self; 2] = [Self::TenantControlPlanes, Self::DataStores];
-
-    /// The plural, as in URLs, RBAC rules and metric labels.
-    pub fn plural(self) -> &'static str {
-        match self {
-            Self::TenantControlPlanes => "tenantcontrolplanes",
-            Self::DataStores => "datastores",
-        }
-    }
-
-    fn kind(self) -> &'static str {
-        match self {
-            Self::TenantControlPlanes => "TenantControlPlane",
-            Self::DataStores => "DataStore",
-        }
-    }
-
-    pub fn api_resource(self) -> ApiResource {
-        let gvk = GroupVersionKind::gvk(KAMAJI_GROUP, KAMAJI_VERSION, self.kind());
-        ApiResource::from_gvk_with_plural(&gvk, self.plural())
-    }
-}
 
 /// Where the watch hands the lifecycle events.
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::fleet::Resource;
+use super::resource::Resource;
 
 /// One watch's state.
 #[derive(Debug, Default)]

@@ -17,6 +17,10 @@ use tokio::sync::Mutex;
 use super::health::ClusterHealth;
 use crate::model::Installation;
 
+/// Where `serve` looks for Kamaji's controller unless told otherwise, and
+/// what the manifests' RBAC lets it read.
+pub const DEFAULT_KAMAJI_DEPLOYMENT: &str = "kamaji-system/kamaji";
+
 const UNKNOWN: &str = "Unknown";
 const VERSION_LABEL: &str = "app.kubernetes.io/version";
 

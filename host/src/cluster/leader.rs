@@ -26,6 +26,9 @@ use tokio::time::Instant;
 use super::health::ClusterHealth;
 use super::installation::advice;
 
+/// The Lease of the agent's replicas.
+pub const DEFAULT_LEASE_NAME: &str = "kamaji-telemetry";
+
 /// Which Lease, and who this replica is.
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {

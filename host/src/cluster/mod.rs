@@ -7,23 +7,17 @@
 pub mod client;
 pub mod fleet;
 pub mod health;
+pub mod install;
 pub mod installation;
 pub mod kamaji_switch;
 pub mod leader;
-pub mod manifests;
+mod resource;
 
 pub use client::{ClientError, connect};
-pub use fleet::{EventSink, FleetWatch, Resource};
+pub use fleet::{EventSink, FleetWatch};
 pub use health::ClusterHealth;
-pub use installation::{InstallationOverrides, InstallationReader, KamajiDeployment};
-pub use leader::{Election, LeaseConfig};
-
-/// Where `serve` looks for Kamaji's controller unless told otherwise, and
-/// what the manifests' RBAC lets it read.
-pub const DEFAULT_KAMAJI_DEPLOYMENT: &str = "kamaji-system/kamaji";
-/// The Lease of the agent's replicas.
-pub const DEFAULT_LEASE_NAME: &str = "kamaji-telemetry";
-
-/// The API group and version of Kamaji's resources.
-pub const KAMAJI_GROUP: &str = "kamaji.clastix.io";
-pub const KAMAJI_VERSION: &str = "v1alpha1";
+pub use installation::{
+    DEFAULT_KAMAJI_DEPLOYMENT, InstallationOverrides, InstallationReader, KamajiDeployment,
+};
+pub use leader::{DEFAULT_LEASE_NAME, Election, LeaseConfig};
+pub use resource::{KAMAJI_GROUP, KAMAJI_VERSION, Resource};

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::load::{LoadError, invalid};
+use super::error::{LoadError, invalid};
 
 /// A directory of precompiled components.
 #[derive(Debug, Clone)]

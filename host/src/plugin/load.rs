@@ -5,48 +5,10 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
 
 use super::cache::PrecompiledCache;
-use super::contract::{self, ContractPre, ContractVersion, PLUGIN_INTERFACE};
+use super::contract::{self, ContractPre};
+use super::contract_version::PLUGIN_INTERFACE;
+use super::error::{LoadError, invalid};
 use super::sandbox::Sandbox;
-
-/// Why a plugin could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("could not set up the WebAssembly engine: {0}")]
-    Engine(String),
-    #[error("not a WebAssembly component: the file is neither binary WebAssembly nor WAT text")]
-    NotWasm,
-    #[error("a core WebAssembly module, not a component: wrap it with `wasm-tools component new`")]
-    CoreModule,
-    #[error("invalid component: {0}")]
-    Invalid(String),
-    #[error(
-        "a component of another world: it exports [{exports}], not `{PLUGIN_INTERFACE}` of any version this host speaks ({})",
-        ContractVersion::supported_list()
-    )]
-    WrongWorld { exports: String },
-    #[error(
-        "incompatible contract: the plugin exports `{PLUGIN_INTERFACE}` version {found}; this host speaks versions {}",
-        ContractVersion::supported_list()
-    )]
-    IncompatibleContract { found: String },
-    #[error(
-        "ambiguous contract: the plugin exports `{PLUGIN_INTERFACE}` in versions {found}, which this host all speaks; a plugin must implement exactly one"
-    )]
-    AmbiguousContract { found: String },
-    #[error("the plugin does not match contract {PLUGIN_INTERFACE}@{version}: {message}")]
-    Mismatch {
-        version: ContractVersion,
-        message: String,
-    },
-    #[error("the plugin could not describe itself: {0}")]
-    Describe(#[source] super::sandbox::CallError),
-}
-
-impl LoadError {
-    pub(crate) fn engine(error: impl std::fmt::Display) -> Self {
-        Self::Engine(format!("{error:#}"))
-    }
-}
 
 /// A component that passed every check, ready to instantiate.
 pub(crate) struct CheckedPlugin {
@@ -72,10 +34,6 @@ pub(crate) fn compile(
     Component::new(engine, bytes).map_err(invalid)
 }
 
-pub(crate) fn invalid(error: wasmtime::Error) -> LoadError {
-    LoadError::Invalid(format!("{error:#}"))
-}
-
 /// Rejects core modules and non-WebAssembly files with a message that says which.
 fn check_encoding(bytes: &[u8]) -> Result<(), LoadError> {
     if wasmparser::Parser::is_component(bytes) {
@@ -97,7 +55,7 @@ fn looks_like_wat(bytes: &[u8]) -> bool {
 /// Checks the component's exports against the contract, and links its
 /// imports: the contract's type-only interface, the closed WASI profile
 /// (see the sandbox), and a trap for anything else.
-pub(crate) fn check(engine: &Engine, component: &Component) -> Result<CheckedPlugin, LoadError> {
+pub(crate) fn link(engine: &Engine, component: &Component) -> Result<CheckedPlugin, LoadError> {
     let exports = export_names(engine, component);
     let version = contract::detect(exports.iter().map(String::as_str))?;
     let mismatch = |error: wasmtime::Error| LoadError::Mismatch {

@@ -1,18 +1,16 @@
 //! The engine that every plugin of a process shares, and its epoch clock.
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::artifact::PluginArtifact;
 use super::cache::PrecompiledCache;
-use super::load::{self, LoadError};
-use super::sandbox::{Plugin, SandboxLimits};
-
-/// How often the epoch advances: the granularity of call deadlines.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+use super::epoch::EpochTicker;
+use super::error::LoadError;
+use super::load;
+use super::loaded::Plugin;
+use super::sandbox::SandboxLimits;
 
 /// How many plugin instances may be alive at once. Each call has its own
 /// instance; a host runs few calls concurrently, so this is generous.
@@ -74,14 +72,29 @@ impl PluginRuntime {
 
     /// Compiles (or loads precompiled) and checks a plugin against the contract.
     pub fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        self.load_pulled_as(bytes, None)
+    }
+
+    /// [`Self::load`] of a fetched plugin, whose info then names the OCI
+    /// manifest digest it was pulled as.
+    pub fn load_artifact(&self, artifact: &PluginArtifact) -> Result<Plugin, LoadError> {
+        self.load_pulled_as(&artifact.bytes, artifact.oci_digest.clone())
+    }
+
+    fn load_pulled_as(
+        &self,
+        bytes: &[u8],
+        oci_digest: Option<String>,
+    ) -> Result<Plugin, LoadError> {
         let component = load::compile(&self.engine, bytes, self.cache.as_ref())?;
-        let checked = load::check(&self.engine, &component)?;
+        let checked = load::link(&self.engine, &component)?;
         Plugin::new(
             self.engine.clone(),
             self.epoch.clone(),
             checked,
             self.limits,
             bytes,
+            oci_digest,
         )
     }
 
@@ -127,39 +140,4 @@ fn pool(limits: &SandboxLimits) -> PoolingAllocationConfig {
             .table_keep_resident(KEEP_RESIDENT_TABLE);
     }
     pool
-}
-
-/// Advances the engine's epoch on a background thread until dropped. Every
-/// plugin holds it, so deadlines keep firing as long as any plugin lives.
-pub(crate) struct EpochTicker {
-    /// Dropping it wakes the thread at once: a sleeping thread would hold up
-    /// every process's exit by up to a tick.
-    stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl EpochTicker {
-    fn start(engine: Engine) -> std::io::Result<Self> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("plugin-epoch".into())
-            .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
-                    engine.increment_epoch();
-                }
-            })?;
-        Ok(Self {
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }

@@ -6,10 +6,8 @@ use std::str::FromStr;
 
 use oci_client::Reference;
 
+use super::artifact::{OCI_SCHEME, PluginArtifact};
 use super::oci::{OciError, Registry, RegistryOptions};
-
-/// What marks a registry reference where a path is also accepted.
-pub const OCI_SCHEME: &str = "oci://";
 
 /// A plugin file, or a plugin in a registry, as `--plugin` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,36 +36,6 @@ pub enum SourceError {
     },
     #[error(transparent)]
     Oci(#[from] OciError),
-}
-
-/// A plugin's bytes, and which exact artefact they are.
-#[derive(Debug, Clone)]
-pub struct PluginArtifact {
-    pub bytes: Vec<u8>,
-    /// The path, or the reference pinned to the digest it resolved to.
-    pub origin: String,
-    /// The OCI manifest digest (`sha256:…`), when it came from a registry.
-    pub oci_digest: Option<String>,
-}
-
-impl PluginArtifact {
-    /// The default plugin, embedded in the binary.
-    pub fn embedded() -> Self {
-        Self {
-            bytes: super::DEFAULT_PLUGIN.to_vec(),
-            origin: "embedded in the binary".to_owned(),
-            oci_digest: None,
-        }
-    }
-
-    /// A plugin read from `path`.
-    pub fn file(path: &std::path::Path, bytes: Vec<u8>) -> Self {
-        Self {
-            bytes,
-            origin: path.display().to_string(),
-            oci_digest: None,
-        }
-    }
 }
 
 impl FromStr for PluginSource {

@@ -8,7 +8,7 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Response, StatusCode, Url};
 use tokio::time::Instant;
 
-use super::Transport;
+use super::http_client::Transport;
 use super::retry::{full_jitter, is_retryable_status, parse_retry_after};
 use super::stats::Counter;
 
@@ -234,7 +234,7 @@ impl Transport {
 }
 
 fn classify_error(error: &reqwest::Error) -> Attempt {
-    let text = describe(error);
+    let text = with_causes(error);
     let failure = if error.is_timeout() {
         Failure::Timeout(text)
     } else if error.is_connect() || error.is_request() || error.is_body() {
@@ -251,7 +251,7 @@ fn classify_error(error: &reqwest::Error) -> Attempt {
 
 /// The error and its causes on one line: reqwest's own message alone says
 /// "error sending request", the useful part ("Connection refused") is deeper.
-fn describe(error: &dyn std::error::Error) -> String {
+fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {

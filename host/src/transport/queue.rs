@@ -8,6 +8,12 @@
 //! the pool. With 1, delivery is sequential: in order, over one connection,
 //! plenty for a few payloads a minute. A bulk sender wants more, so that the
 //! round trips of one payload overlap the work of the next.
+//!
+//! The queue is the one owner of whether payloads go out: [`QueueHandle::pause`]
+//! (telemetry switched off at runtime) drops what is queued, abandons what is
+//! in flight at its next retry and refuses what comes next, all counted as
+//! dropped by opt-out, until [`QueueHandle::resume`]. The same queue, with its
+//! task and counters, goes on.
 
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
@@ -20,8 +26,9 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::delivery::Delivery;
+use super::http_client::Transport;
 use super::stats::{Counter, DeliveryStats, StatsSnapshot};
-use super::{Delivery, Transport};
 
 /// Why a payload was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -29,7 +36,7 @@ pub enum Dropped {
     /// The queue holds `capacity` payloads already. Counted in `dropped_queue_full`.
     #[error("delivery queue full")]
     QueueFull,
-    /// Telemetry was switched off with `drop_all`. Counted in `dropped_opt_out`.
+    /// The queue is paused: telemetry was switched off. Counted in `dropped_opt_out`.
     #[error("telemetry switched off")]
     OptedOut,
     /// The queue was closed. Counted in `left_at_shutdown`.
@@ -78,46 +85,40 @@ struct Shared {
     state: Mutex<State>,
     capacity: usize,
     max_in_flight: NonZeroUsize,
-    /// Wakes the worker: a payload arrived, or the queue was closed or
-    /// switched off.
+    /// Wakes the worker: a payload arrived, or the queue was closed.
     work: Notify,
     /// Wakes `flush` callers: nothing is queued or in flight any more.
     idle: Notify,
-    /// Cancels the worker, including the deliveries in progress.
-    stop: watch::Sender<Option<Stop>>,
+    /// Marked changed by every pause. Each delivery subscribes when it
+    /// starts, so it gives up at a pause that comes after its start, and
+    /// only then. Sent and subscribed to under the state lock, so that no
+    /// delivery can start between a pause and its signal.
+    pauses: watch::Sender<()>,
     stats: Arc<DeliveryStats>,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    queued: VecDeque<Payload>,
+    queued: VecDeque<QueuedPayload>,
     /// Payloads taken from `queued` whose delivery has not ended.
     in_flight: usize,
     closed: bool,
-    opted_out: bool,
+    paused: bool,
 }
 
 #[derive(Debug)]
-struct Payload {
+struct QueuedPayload {
     route: String,
     body: Vec<u8>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    /// `drop_all`: each payload in flight is abandoned at its next retry; a
-    /// request already on the wire finishes and is counted as it ends.
-    OptOut,
-    /// `close` reached its deadline: `close` counts what is left.
-    Deadline,
-}
-
 /// What the worker does next.
 enum Step {
-    Deliver(Payload),
+    /// Deliver the payload, unless a pause signalled on the receiver comes first.
+    Deliver(QueuedPayload, watch::Receiver<()>),
     /// Nothing queued yet.
     Wait,
-    /// Nothing queued, and nothing ever will be: closed or switched off.
+    /// Nothing queued, and nothing ever will be: closed.
     Exit,
 }
 
@@ -135,17 +136,16 @@ impl DeliveryQueue {
             return Err(QueueError::ZeroCapacity);
         }
         let runtime = Handle::try_current().map_err(|_| QueueError::NoRuntime)?;
-        let (stop, stop_rx) = watch::channel(None);
         let shared = Arc::new(Shared {
             state: Mutex::default(),
             capacity,
             max_in_flight,
             work: Notify::new(),
             idle: Notify::new(),
-            stop,
+            pauses: watch::Sender::new(()),
             stats: Arc::clone(transport.stats()),
         });
-        let worker = runtime.spawn(run(Arc::clone(&shared), transport, stop_rx));
+        let worker = runtime.spawn(run(Arc::clone(&shared), transport));
         Ok(Self {
             handle: QueueHandle { shared },
             worker: Some(worker),
@@ -167,9 +167,14 @@ impl DeliveryQueue {
         self.handle.flush(deadline).await
     }
 
-    /// See [`QueueHandle::drop_all`].
-    pub fn drop_all(&self) -> usize {
-        self.handle.drop_all()
+    /// See [`QueueHandle::pause`].
+    pub fn pause(&self) -> usize {
+        self.handle.pause()
+    }
+
+    /// See [`QueueHandle::resume`].
+    pub fn resume(&self) {
+        self.handle.resume();
     }
 
     /// See [`QueueHandle::stats`].
@@ -188,9 +193,12 @@ impl DeliveryQueue {
                 .await
                 .is_err()
         {
-            shared.stop.send_replace(Some(Stop::Deadline));
-            // Prompt: the worker drops its deliveries at its next poll.
-            if let Err(error) = worker.await {
+            // Prompt: the deliveries run inside the worker, and go with it at
+            // its next poll.
+            worker.abort();
+            if let Err(error) = worker.await
+                && !error.is_cancelled()
+            {
                 tracing::error!(%error, "telemetry delivery task failed");
             }
         }
@@ -210,9 +218,9 @@ impl Drop for DeliveryQueue {
 
 impl QueueHandle {
     /// Queues a payload for `POST {endpoint}/{route}`. Never waits: a full,
-    /// opted-out or closed queue refuses the payload at once and counts it.
+    /// paused or closed queue refuses the payload at once and counts it.
     pub fn try_enqueue(&self, route: &str, body: Vec<u8>) -> Result<(), Dropped> {
-        let verdict = self.shared.push(Payload {
+        let verdict = self.shared.push(QueuedPayload {
             route: route.to_owned(),
             body,
         });
@@ -250,24 +258,28 @@ impl QueueHandle {
     }
 
     /// Runtime opt-out: discards every queued payload, abandons each one in
-    /// flight at its next retry and refuses all later ones, all counted in
-    /// `dropped_opt_out` (a request already on the wire is counted as it ends).
-    /// Returns how many queued payloads were discarded (those in flight are
-    /// counted by the worker as they stop). A request already on the wire may
-    /// still reach the server; nothing is sent after it.
-    pub fn drop_all(&self) -> usize {
+    /// flight at its next retry and refuses all later ones until
+    /// [`Self::resume`], all counted in `dropped_opt_out` (a request already
+    /// on the wire is counted as it ends). Returns how many queued payloads
+    /// were discarded (those in flight are counted as they stop). A request
+    /// already on the wire may still reach the server; nothing is sent after it.
+    pub fn pause(&self) -> usize {
         let discarded = {
             let mut state = self.shared.lock();
-            state.opted_out = true;
+            state.paused = true;
+            self.shared.pauses.send_replace(());
             std::mem::take(&mut state.queued).len()
         };
         self.shared
             .stats
             .add(Counter::DroppedOptOut, to_u64(discarded));
-        self.shared.stop.send_replace(Some(Stop::OptOut));
-        // An idle worker has nothing left to do: wake it so that it ends.
-        self.shared.work.notify_one();
+        self.shared.notify_if_idle();
         discarded
+    }
+
+    /// Back on after [`Self::pause`]: payloads are taken again.
+    pub fn resume(&self) {
+        self.shared.lock().paused = false;
     }
 
     /// The counters now.
@@ -283,9 +295,9 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn push(&self, payload: Payload) -> Result<(), Dropped> {
+    fn push(&self, payload: QueuedPayload) -> Result<(), Dropped> {
         let mut state = self.lock();
-        if state.opted_out {
+        if state.paused {
             Err(Dropped::OptedOut)
         } else if state.closed {
             Err(Dropped::Closed)
@@ -312,21 +324,22 @@ impl Shared {
         match state.queued.pop_front() {
             Some(payload) => {
                 state.in_flight += 1;
-                Step::Deliver(payload)
+                Step::Deliver(payload, self.pauses.subscribe())
             }
-            None if state.closed || state.opted_out => Step::Exit,
+            None if state.closed => Step::Exit,
             None => Step::Wait,
         }
     }
 
     /// A delivery ended, whatever its outcome (counted by the transport).
     fn finish_in_flight(&self) {
-        let idle = {
-            let mut state = self.lock();
-            state.in_flight -= 1;
-            state.queued.is_empty() && state.in_flight == 0
-        };
-        if idle {
+        self.lock().in_flight -= 1;
+        self.notify_if_idle();
+    }
+
+    /// Wakes the `flush` callers once nothing is queued or in flight.
+    fn notify_if_idle(&self) {
+        if self.pending() == 0 {
             self.idle.notify_waiters();
         }
     }
@@ -347,19 +360,17 @@ impl Shared {
 }
 
 /// The delivery task: keeps up to `max_in_flight` deliveries running, taken
-/// in queue order, until the queue is closed (or switched off) and drained,
-/// or `close` reaches its deadline. Deliveries run inside this task, so
-/// returning cancels them all at once.
-async fn run(shared: Arc<Shared>, transport: Arc<Transport>, stop: watch::Receiver<Option<Stop>>) {
+/// in queue order, until the queue is closed and drained, or `close` reaches
+/// its deadline and aborts it. Deliveries run inside this task, so aborting
+/// it cancels them all at once.
+async fn run(shared: Arc<Shared>, transport: Arc<Transport>) {
     let limit = shared.max_in_flight.get();
     let mut deliveries = FuturesUnordered::new();
-    let deadline = stopped_for(stop.clone(), Stop::Deadline);
-    let mut deadline = std::pin::pin!(deadline);
     loop {
         while deliveries.len() < limit {
             match shared.next_step() {
-                Step::Deliver(payload) => {
-                    deliveries.push(deliver(&shared, &transport, payload, stop.clone()))
+                Step::Deliver(payload, pauses) => {
+                    deliveries.push(deliver(&shared, &transport, payload, pauses))
                 }
                 Step::Exit if deliveries.is_empty() => return,
                 Step::Exit | Step::Wait => break,
@@ -369,7 +380,6 @@ async fn run(shared: Arc<Shared>, transport: Arc<Transport>, stop: watch::Receiv
         let room = deliveries.len() < limit;
         tokio::select! {
             biased;
-            () = &mut deadline => return,
             Some(()) = deliveries.next() => {}
             () = shared.work.notified(), if room => {}
         }
@@ -382,22 +392,19 @@ async fn run(shared: Arc<Shared>, transport: Arc<Transport>, stop: watch::Receiv
 async fn deliver(
     shared: &Shared,
     transport: &Transport,
-    payload: Payload,
-    stop: watch::Receiver<Option<Stop>>,
+    payload: QueuedPayload,
+    mut pauses: watch::Receiver<()>,
 ) {
-    let opted_out = stopped_for(stop, Stop::OptOut);
+    // The sender lives in `Shared`, which outlives this delivery: only a
+    // pause ends the wait.
+    let paused = async move {
+        let _ = pauses.changed().await;
+    };
     let delivery = transport
-        .send_unless(&payload.route, &payload.body, opted_out)
+        .send_unless(&payload.route, &payload.body, paused)
         .await;
     log_delivery(&payload.route, &delivery);
     shared.finish_in_flight();
-}
-
-/// Resolves once a stop for `reason` was requested.
-async fn stopped_for(mut stop: watch::Receiver<Option<Stop>>, reason: Stop) {
-    // The sender lives in `Shared`, which the worker holds: it cannot be
-    // dropped while this waits, so an error never ends the wait early.
-    let _ = stop.wait_for(|stop| *stop == Some(reason)).await;
 }
 
 /// Every payload that did not make it is logged with the reason, so that a
@@ -413,4 +420,79 @@ fn log_delivery(route: &str, delivery: &Delivery) {
 
 fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::transport::{RetryPolicy, TransportConfig};
+
+    /// A transport to a port nothing listens on, retrying every millisecond:
+    /// a payload stays in flight, retried, until it is abandoned.
+    fn refused_transport() -> Arc<Transport> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut config = TransportConfig::new("queue-test");
+        config.endpoint = format!("http://127.0.0.1:{port}");
+        config.retry = RetryPolicy {
+            initial_backoff: Duration::from_millis(1),
+            max_interval: Duration::from_millis(1),
+            max_elapsed: Duration::from_secs(600),
+        };
+        Arc::new(Transport::new(config).expect("a transport"))
+    }
+
+    fn start() -> DeliveryQueue {
+        DeliveryQueue::start(refused_transport(), 10, NonZeroUsize::MIN).expect("a queue")
+    }
+
+    async fn until(what: &str, condition: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !condition() {
+            assert!(Instant::now() < deadline, "never: {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn in_flight(queue: &DeliveryQueue) -> usize {
+        queue.handle.shared.lock().in_flight
+    }
+
+    #[tokio::test]
+    async fn pause_drops_the_queued_abandons_the_in_flight_and_refuses_the_next() {
+        let queue = start();
+        for _ in 0..3 {
+            queue.try_enqueue("stats", b"{}".to_vec()).expect("queued");
+        }
+        until("one payload in flight", || in_flight(&queue) == 1).await;
+        assert_eq!(queue.pause(), 2, "two were still queued");
+        until("the payload in flight abandoned", || {
+            queue.stats().dropped_opt_out == 3
+        })
+        .await;
+        assert_eq!(
+            queue.try_enqueue("stats", Vec::new()),
+            Err(Dropped::OptedOut)
+        );
+        let stats = queue.stats();
+        assert_eq!((stats.enqueued, stats.dropped_opt_out), (3, 4));
+        assert_eq!(queue.flush(Instant::now()).await.left, 0);
+    }
+
+    #[tokio::test]
+    async fn resume_takes_payloads_again_and_an_old_pause_abandons_none_of_them() {
+        let queue = start();
+        queue.pause();
+        queue.resume();
+        queue.try_enqueue("stats", b"{}".to_vec()).expect("queued");
+        until("the payload retried", || queue.stats().retried >= 3).await;
+        let stats = queue.stats();
+        assert_eq!((stats.enqueued, stats.dropped_opt_out), (1, 0));
+        let report = queue.close(Instant::now()).await;
+        assert_eq!((report.left, report.stats.left_at_shutdown), (1, 1));
+    }
 }

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::common::{created, installation};
 use kamaji_telemetry::kube;
 use kamaji_telemetry::model::{Event, InputFields, Payload};
-use kamaji_telemetry::pipeline::{self, Outcome};
+use kamaji_telemetry::pipeline;
 use kamaji_telemetry::plugin::{
-    ContractVersion, DEFAULT_PLUGIN, Plugin, PluginRuntime, SandboxLimits,
+    ContractVersion, DEFAULT_PLUGIN, Outcome, Plugin, PluginRuntime, SandboxLimits,
 };
 use sha2::{Digest, Sha256};
 

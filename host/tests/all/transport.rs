@@ -652,7 +652,7 @@ async fn queue_counts_retries_rejections_and_failures() {
 }
 
 #[tokio::test]
-async fn drop_all_discards_the_queue_and_lets_the_request_on_the_wire_finish() {
+async fn pause_discards_the_queue_and_lets_the_request_on_the_wire_finish() {
     let server = Server::start(vec![reply(200).after(Duration::from_millis(500))]).await;
     let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10, SEQUENTIAL).unwrap();
     for n in 0..3 {
@@ -661,7 +661,7 @@ async fn drop_all_discards_the_queue_and_lets_the_request_on_the_wire_finish() {
     assert!(eventually(Duration::from_secs(10), || server.requests() == 1).await);
     // Two were waiting. The one on the wire is accepted by the server, so it
     // is counted sent, not dropped: it was delivered.
-    assert_eq!(queue.drop_all(), 2);
+    assert_eq!(queue.pause(), 2);
     assert!(
         eventually(Duration::from_secs(10), || {
             let s = queue.stats();
@@ -687,7 +687,7 @@ async fn drop_all_discards_the_queue_and_lets_the_request_on_the_wire_finish() {
 }
 
 #[tokio::test]
-async fn drop_all_abandons_the_payload_in_flight_at_its_next_retry() {
+async fn pause_abandons_the_payload_in_flight_at_its_next_retry() {
     let server = Server::start(vec![
         reply(503).after(Duration::from_millis(300)),
         reply(200),
@@ -696,7 +696,7 @@ async fn drop_all_abandons_the_payload_in_flight_at_its_next_retry() {
     let queue = DeliveryQueue::start(Arc::new(transport(&server)), 10, SEQUENTIAL).unwrap();
     queue.try_enqueue("update", payload("update", 0)).unwrap();
     assert!(eventually(Duration::from_secs(10), || server.requests() == 1).await);
-    assert_eq!(queue.drop_all(), 0);
+    assert_eq!(queue.pause(), 0);
     assert!(
         eventually(Duration::from_secs(10), || queue.stats().dropped_opt_out
             == 1)
@@ -764,7 +764,7 @@ async fn close_at_the_deadline_counts_every_payload_in_flight_and_queued() {
 }
 
 #[tokio::test]
-async fn drop_all_abandons_every_payload_in_flight_at_its_next_retry() {
+async fn pause_abandons_every_payload_in_flight_at_its_next_retry() {
     // The first four requests get a 503 late enough for the switch to come
     // first; the retries it would have made would get a 200.
     let busy = reply(503).after(Duration::from_secs(1));
@@ -781,7 +781,7 @@ async fn drop_all_abandons_every_payload_in_flight_at_its_next_retry() {
         queue.try_enqueue("update", payload("update", n)).unwrap();
     }
     assert!(eventually(Duration::from_secs(10), || server.requests() == 4).await);
-    assert_eq!(queue.drop_all(), 2, "two were still queued");
+    assert_eq!(queue.pause(), 2, "two were still queued");
     assert!(
         eventually(Duration::from_secs(10), || queue.stats().dropped_opt_out
             == 6)

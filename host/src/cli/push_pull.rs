@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use kamaji_telemetry::plugin::OCI_SCHEME;
 use kamaji_telemetry::plugin::oci::{ComponentSummary, Registry};
-use kamaji_telemetry::plugin::source::{OCI_SCHEME, parse_reference};
+use kamaji_telemetry::plugin::source::parse_reference;
 use oci_client::Reference;
 
 use super::{GlobalArgs, block_on};

@@ -9,20 +9,19 @@
 //! from a fresh list (whose objects are not events: see `cluster::fleet`).
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
 use tokio::sync::watch as state;
 
-use super::Stop;
+use super::config::ClusterSettings;
 use super::intake::Intake;
+use super::signals::ShutdownSignal;
 use super::switch::Switch;
 use crate::cluster::kamaji_switch;
 use crate::cluster::{
-    ClusterHealth, Election, EventSink, FleetWatch, InstallationOverrides, InstallationReader,
-    KamajiDeployment, LeaseConfig,
+    ClusterHealth, Election, EventSink, FleetWatch, InstallationReader, KamajiDeployment,
 };
 use crate::model::Event;
 use crate::optout::RuntimeSource;
@@ -32,21 +31,6 @@ use crate::pipeline::Pipeline;
 /// two independent conditions, cheap to read, and a quarter second is
 /// nothing against a heartbeat interval of minutes.
 const READY_POLL: Duration = Duration::from_millis(250);
-
-/// Everything the cluster side is told.
-#[derive(Debug, Clone)]
-pub struct ClusterSettings {
-    /// Lifecycle events come from the watch (`--events watch`); else only
-    /// the fleet and the installation do (the webhook brings the events).
-    pub watch_events: bool,
-    /// `--kubeconfig`; `None` infers (KUBECONFIG, ~/.kube/config, in-cluster).
-    pub kubeconfig: Option<PathBuf>,
-    pub overrides: InstallationOverrides,
-    /// Kamaji's controller: its opt-out is followed, and its version read;
-    /// `None` (`--kamaji-deployment none`) does neither.
-    pub kamaji_deployment: Option<KamajiDeployment>,
-    pub lease: LeaseConfig,
-}
 
 /// What the cluster side works with.
 pub struct ClusterSide {
@@ -69,17 +53,21 @@ pub async fn follow_kamaji(client: Client, deployment: KamajiDeployment, switch:
 
 /// Runs a session each time telemetry turns on, and ends it when telemetry
 /// turns off, until the agent stops.
-pub async fn run(side: ClusterSide, mut switch: state::Receiver<bool>, mut stop: Stop) {
+pub async fn run(
+    side: ClusterSide,
+    mut switch: state::Receiver<bool>,
+    mut shutdown: ShutdownSignal,
+) {
     loop {
         tokio::select! {
             on = switch.wait_for(|on| *on) => if on.is_err() { return },
-            _ = stop.wait() => return,
+            _ = shutdown.wait() => return,
         }
         tracing::info!("watching the cluster");
         let ended = async {
             tokio::select! {
                 off = switch.wait_for(|on| !*on) => off.is_ok(),
-                _ = stop.wait() => false,
+                _ = shutdown.wait() => false,
             }
         };
         if !session(&side, ended).await {

@@ -14,8 +14,9 @@
 
 use serde_json::{Value, json};
 
-use super::fleet::Resource;
-use super::{DEFAULT_KAMAJI_DEPLOYMENT, DEFAULT_LEASE_NAME, KAMAJI_GROUP};
+use super::installation::DEFAULT_KAMAJI_DEPLOYMENT;
+use super::leader::DEFAULT_LEASE_NAME;
+use super::resource::{KAMAJI_GROUP, Resource};
 
 /// The name of every object.
 const NAME: &str = "kamaji-telemetry";
