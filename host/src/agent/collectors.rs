@@ -3,6 +3,7 @@
 //! plugin in use. Each is read from its one owner, so a scrape can never see
 //! a value that drifted from it, or two values that disagree.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -71,9 +72,21 @@ impl Collector for DeliveryCollector {
         for (reason, value) in reasons {
             ConstCounter::new(value).encode(dropped.encode_family(&[("reason", reason)])?)?;
         }
+        let durations = encoder.encode_descriptor(
+            "delivery_duration_seconds",
+            "From a payload's first attempt to its outcome (sent, rejected, given up), retries included",
+            None,
+            MetricType::Histogram,
+        )?;
+        self.0.delivery_seconds().encode(durations)?;
         Ok(())
     }
 }
+
+/// The Kubernetes API's answers that the agent handles: no permission, no
+/// such resource, a watch expired, throttled, the server failing; and no
+/// answer at all.
+const EXPECTED_API_ERRORS: [&str; 7] = ["403", "404", "410", "429", "500", "503", "transport"];
 
 /// Every opt-out source, as the `source` label of `opt_out`.
 const OPT_OUT_SOURCES: [&str; 5] = [
@@ -165,7 +178,14 @@ impl Collector for ClusterCollector {
             None,
             MetricType::Counter,
         )?;
-        for (code, count) in health.api_errors() {
+        // The codes an agent meets in practice are there from the start, at
+        // zero, so that dashboards and `rate()` see them before the first error.
+        let mut counts: BTreeMap<String, u64> = EXPECTED_API_ERRORS
+            .iter()
+            .map(|code| ((*code).to_owned(), 0))
+            .collect();
+        counts.extend(health.api_errors());
+        for (code, count) in counts {
             ConstCounter::new(count).encode(errors.encode_family(&[("code", code.as_str())])?)?;
         }
         let leader = encoder.encode_descriptor(

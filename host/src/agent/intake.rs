@@ -121,7 +121,9 @@ impl Worker {
             return;
         }
         let pipeline = Arc::clone(&self.pipeline);
+        let started = Instant::now();
         let outcomes = tokio::task::spawn_blocking(move || pipeline.process_batch(batch)).await;
+        self.metrics.plugin_called(started.elapsed());
         match outcomes {
             Ok(outcomes) => outcomes
                 .into_iter()

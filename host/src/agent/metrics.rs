@@ -6,10 +6,12 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use super::collectors::{ClusterCollector, DeliveryCollector, PluginCollector, SwitchCollector};
@@ -118,6 +120,7 @@ pub struct Metrics {
     webhook_reviews: Family<Label, Counter>,
     payloads_built: Family<Label, Counter>,
     payloads_blocked: Counter,
+    plugin_calls: Histogram,
     plugin_failures: Family<Label, Counter>,
     plugin_swaps: Family<Label, Counter>,
     config_reloads: Family<Label, Counter>,
@@ -145,6 +148,8 @@ impl Metrics {
             webhook_reviews: labelled("result", &Review::ALL.map(Review::as_str)),
             payloads_built: labelled("route", &ROUTES.map(Route::as_str)),
             payloads_blocked: Counter::default(),
+            // 0.5 ms to 4 s: a small batch to past the default deadline (2 s).
+            plugin_calls: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             plugin_failures: labelled("reason", &PLUGIN_FAILURES),
             plugin_swaps: labelled("result", &OUTCOMES),
             config_reloads: labelled("result", &RELOADS),
@@ -195,6 +200,11 @@ impl Metrics {
             "payloads_blocked",
             "Payloads the leak guard stopped because they carried an identifying string",
             self.payloads_blocked.clone(),
+        );
+        registry.register(
+            "plugin_call_duration_seconds",
+            "Calls of the plugin, one per batch of events, and how long each took, leak guard included",
+            self.plugin_calls.clone(),
         );
         registry.register(
             "plugin_failures",
@@ -248,6 +258,10 @@ impl Metrics {
 
     pub fn payload_blocked(&self) {
         self.payloads_blocked.inc();
+    }
+
+    pub fn plugin_called(&self, took: Duration) {
+        self.plugin_calls.observe(took.as_secs_f64());
     }
 
     pub fn plugin_failed(&self, error: &CallError) {

@@ -140,8 +140,10 @@ impl Transport {
         body: &[u8],
         give_up: impl Future<Output = ()>,
     ) -> Delivery {
+        let started = Instant::now();
         let delivery = self.deliver(&self.route_url(route), body, give_up).await;
         self.stats.add(delivery.counter(), 1);
+        self.stats.observe_delivery(started.elapsed());
         delivery
     }
 

@@ -2,12 +2,15 @@
 //! reports them (the CLI summary, a metrics endpoint).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
 /// Live counters. Every field only grows. Read them with [`Self::snapshot`].
 ///
 /// Relaxed ordering is enough: each counter is independent and only ever
 /// incremented, and readers want a recent value, not a consistent cut.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DeliveryStats {
     enqueued: AtomicU64,
     sent: AtomicU64,
@@ -18,6 +21,26 @@ pub struct DeliveryStats {
     dropped_opt_out: AtomicU64,
     recorded: AtomicU64,
     left_at_shutdown: AtomicU64,
+    /// How long each payload took from its first attempt to its outcome.
+    delivery_seconds: Histogram,
+}
+
+impl Default for DeliveryStats {
+    fn default() -> Self {
+        Self {
+            enqueued: AtomicU64::default(),
+            sent: AtomicU64::default(),
+            retried: AtomicU64::default(),
+            rejected: AtomicU64::default(),
+            failed: AtomicU64::default(),
+            dropped_queue_full: AtomicU64::default(),
+            dropped_opt_out: AtomicU64::default(),
+            recorded: AtomicU64::default(),
+            left_at_shutdown: AtomicU64::default(),
+            // 5 ms to 41 s: a loopback answer to a retry budget spent.
+            delivery_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+        }
+    }
 }
 
 /// A copy of the counters at one moment.
@@ -59,6 +82,15 @@ impl DeliveryStats {
             recorded: read(&self.recorded),
             left_at_shutdown: read(&self.left_at_shutdown),
         }
+    }
+
+    /// The distribution of delivery times, retries included.
+    pub fn delivery_seconds(&self) -> &Histogram {
+        &self.delivery_seconds
+    }
+
+    pub(crate) fn observe_delivery(&self, took: Duration) {
+        self.delivery_seconds.observe(took.as_secs_f64());
     }
 
     pub(crate) fn add(&self, counter: Counter, n: u64) {
