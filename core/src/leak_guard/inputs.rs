@@ -6,7 +6,8 @@ use std::ops::ControlFlow;
 
 use super::rules::{DeclaredWords, Search};
 use super::{Leak, index_of};
-use crate::model::{DataStore, Event, Installation, KeyValue, TenantControlPlane};
+use crate::classified::{Class, Classified};
+use crate::model::{Event, Installation};
 
 /// The input strings of a batch, gathered once for all of its bodies: the
 /// bodies of a batch of n events are then searched in n times the strings,
@@ -79,123 +80,80 @@ pub(super) enum Input<'a> {
     NonIdentifying(&'a str),
 }
 
-/// Calls `visit` with every string of the input, until it breaks.
+/// Calls `visit` with every string of the input, until it breaks. Which
+/// strings identify is the model's one classification
+/// ([`crate::classified`]), which withholding reads too.
 pub(super) fn for_each_input<'a, B>(
     events: &'a [Event],
     installation: &'a Installation,
     visit: &mut impl FnMut(Input<'a>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
-    visit(Input::Identifying(
-        "installation.cluster-uid",
-        &installation.cluster_uid,
-    ))?;
-    visit(Input::NonIdentifying(&installation.kamaji_version))?;
-    visit(Input::NonIdentifying(&installation.kubernetes_version))?;
+    let mut classify = |class: Class, value: &'a str| match class.identifying() {
+        Some(field) => visit(Input::Identifying(field, value)),
+        None => visit(Input::NonIdentifying(value)),
+    };
+    installation.each_string(Class::STRUCTURE, &mut classify)?;
     events
         .iter()
-        .try_for_each(|event| event_inputs(event, visit))
+        .try_for_each(|event| event.each_string(Class::STRUCTURE, &mut classify))
 }
 
-fn event_inputs<'a, B>(
-    event: &'a Event,
-    visit: &mut impl FnMut(Input<'a>) -> ControlFlow<B>,
-) -> ControlFlow<B> {
-    match event {
-        Event::Created(tcp) | Event::Deleted(tcp) => tenant_control_plane_inputs(tcp, visit),
-        Event::Updated(update) => {
-            tenant_control_plane_inputs(&update.previous, visit)?;
-            tenant_control_plane_inputs(&update.current, visit)
-        }
-        Event::Heartbeat(fleet) => {
-            for tcp in &fleet.tenant_control_planes {
-                tenant_control_plane_inputs(tcp, visit)?;
-            }
-            for data_store in &fleet.data_stores {
-                data_store_inputs(data_store, visit)?;
-            }
-            ControlFlow::Continue(())
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classified::filled;
+    use crate::model::Fleet;
 
-fn tenant_control_plane_inputs<'a, B>(
-    tcp: &'a TenantControlPlane,
-    visit: &mut impl FnMut(Input<'a>) -> ControlFlow<B>,
-) -> ControlFlow<B> {
-    use Input::{Identifying, NonIdentifying};
-    visit(Identifying("tenant-control-plane.name", &tcp.name))?;
-    visit(Identifying(
-        "tenant-control-plane.namespace",
-        &tcp.namespace,
-    ))?;
-    visit(Identifying("tenant-control-plane.uid", &tcp.uid))?;
-    let maps = [
-        ("tenant-control-plane.labels", &tcp.labels),
-        ("tenant-control-plane.annotations", &tcp.annotations),
-    ];
-    for (field, entries) in maps {
-        for KeyValue { key, value } in entries {
-            visit(Identifying(field, key))?;
-            visit(Identifying(field, value))?;
-        }
+    /// The identifying fields, and the values that exempt them, written out
+    /// here rather than read from the classification, so that a field
+    /// classified wrongly, or a path renamed, fails this test.
+    #[test]
+    fn every_field_is_gathered_as_identifying_under_its_path_or_as_exempt() {
+        let events = [
+            Event::Created(filled::tenant_control_plane("")),
+            Event::Heartbeat(Fleet {
+                tenant_control_planes: Vec::new(),
+                data_stores: vec![filled::data_store()],
+            }),
+        ];
+        let installation = filled::installation();
+        let inputs = BatchInputs::of(&events, &installation);
+        assert_eq!(
+            inputs.identifying,
+            [
+                ("installation.cluster-uid", "cluster-uid"),
+                ("tenant-control-plane.name", "name"),
+                ("tenant-control-plane.namespace", "namespace"),
+                ("tenant-control-plane.uid", "uid"),
+                ("tenant-control-plane.labels", "label-key"),
+                ("tenant-control-plane.labels", "label-value"),
+                ("tenant-control-plane.annotations", "annotation-key"),
+                ("tenant-control-plane.annotations", "annotation-value"),
+                ("tenant-control-plane.owner-references.name", "owner-name"),
+                ("tenant-control-plane.owner-references.uid", "owner-uid"),
+                ("tenant-control-plane.ingress.hostname", "ingress-hostname"),
+                ("tenant-control-plane.gateway.hostname", "gateway-hostname"),
+                ("tenant-control-plane.network-address", "network-address"),
+                ("tenant-control-plane.endpoint", "endpoint"),
+                ("tenant-control-plane.data-store", "data-store"),
+                ("data-store.name", "store-name"),
+                ("data-store.used-by", "store-user"),
+            ]
+        );
+        assert_eq!(
+            inputs.non_identifying,
+            [
+                "kamaji-version",
+                "kubernetes-version",
+                "owner-api-version",
+                "owner-kind",
+                "desired-version",
+                "installed-version",
+                "status",
+                "service-type",
+                "ingress-class",
+                "store-driver",
+            ]
+        );
     }
-    for owner in &tcp.owner_references {
-        visit(Identifying(
-            "tenant-control-plane.owner-references.name",
-            &owner.name,
-        ))?;
-        visit(Identifying(
-            "tenant-control-plane.owner-references.uid",
-            &owner.uid,
-        ))?;
-        visit(NonIdentifying(&owner.kind))?;
-        visit(NonIdentifying(&owner.api_version))?;
-    }
-    let ingress = tcp.ingress.as_ref();
-    let identifying = [
-        (
-            "tenant-control-plane.ingress.hostname",
-            ingress.and_then(|ingress| ingress.hostname.as_deref()),
-        ),
-        (
-            "tenant-control-plane.gateway.hostname",
-            tcp.gateway
-                .as_ref()
-                .and_then(|gateway| gateway.hostname.as_deref()),
-        ),
-        (
-            "tenant-control-plane.network-address",
-            tcp.network_address.as_deref(),
-        ),
-        ("tenant-control-plane.endpoint", tcp.endpoint.as_deref()),
-        ("tenant-control-plane.data-store", tcp.data_store.as_deref()),
-    ];
-    for (field, value) in identifying {
-        if let Some(value) = value {
-            visit(Identifying(field, value))?;
-        }
-    }
-    let non_identifying = [
-        tcp.desired_version.as_deref(),
-        tcp.installed_version.as_deref(),
-        tcp.status.as_deref(),
-        tcp.service_type.as_deref(),
-        ingress.and_then(|ingress| ingress.class_name.as_deref()),
-    ];
-    for value in non_identifying.into_iter().flatten() {
-        visit(NonIdentifying(value))?;
-    }
-    ControlFlow::Continue(())
-}
-
-fn data_store_inputs<'a, B>(
-    data_store: &'a DataStore,
-    visit: &mut impl FnMut(Input<'a>) -> ControlFlow<B>,
-) -> ControlFlow<B> {
-    visit(Input::Identifying("data-store.name", &data_store.name))?;
-    visit(Input::NonIdentifying(&data_store.driver))?;
-    for user in &data_store.used_by {
-        visit(Input::Identifying("data-store.used-by", user))?;
-    }
-    ControlFlow::Continue(())
 }
