@@ -3,6 +3,7 @@
 mod kube_kinds;
 mod kube_limits;
 mod kube_long_documents;
+mod kube_readers;
 mod kube_samples;
 mod kube_stream;
 mod support;
