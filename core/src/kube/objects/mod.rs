@@ -44,14 +44,16 @@ pub(super) struct KubeObject<'a> {
     pub items: Option<Items>,
 }
 
-/// Reads a [`KubeObject`]; a list's items keep only the fields of `shown`.
+/// Reads a [`KubeObject`] with only the fields of `shown`: its parts, its
+/// list's items and its admission's objects alike.
 #[derive(Clone, Copy)]
 pub(super) struct ObjectSeed {
     pub shown: InputFields,
 }
 
-// Generic over both lifetimes, as serde derives it, for `AdmissionRequest<'a>`
-// to borrow through its objects.
+// Every field shown: the webhook body and an object already parsed (see
+// `record`). Generic over both lifetimes, as serde derives it, so that an
+// object may borrow from whatever outlives it.
 impl<'de: 'a, 'a> Deserialize<'de> for KubeObject<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         ObjectSeed {
