@@ -5,6 +5,7 @@
 //! The host builds on it, and the browser preview page runs the very same
 //! code compiled to WebAssembly, so no rule exists twice.
 
+mod classified;
 pub mod kube;
 pub mod leak_guard;
 pub mod model;

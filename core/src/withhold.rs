@@ -6,6 +6,7 @@
 //! so a plugin that reads little also costs little: the default plugin reads
 //! no name, label or address, and none is ever copied into its instance.
 
+use crate::classified::{Class, Classified};
 use crate::model::{DataStore, Event, InputFields, Installation, TenantControlPlane};
 
 /// What a plugin that reads `reads` is shown of an installation and a batch
@@ -31,82 +32,29 @@ impl Shown {
     }
 }
 
+// Each type's own fields, and the groups that show them, are in the tables
+// of `crate::classified`, which the leak guard reads too.
+
 impl Installation {
     /// Empties every field outside `reads`.
     pub fn withhold(&mut self, reads: InputFields) {
-        withhold_unless(reads, InputFields::CLUSTER_UID, &mut self.cluster_uid);
-        withhold_unless(reads, InputFields::VERSIONS, &mut self.kamaji_version);
-        withhold_unless(reads, InputFields::VERSIONS, &mut self.kubernetes_version);
+        self.withhold_as(Class::STRUCTURE, reads);
     }
 }
 
 impl Event {
     /// Empties every field outside `reads`.
     pub fn withhold(&mut self, reads: InputFields) {
-        match self {
-            Event::Created(tcp) | Event::Deleted(tcp) => tcp.withhold(reads),
-            Event::Updated(update) => {
-                update.previous.withhold(reads);
-                update.current.withhold(reads);
-            }
-            Event::Heartbeat(fleet) => {
-                for tcp in &mut fleet.tenant_control_planes {
-                    tcp.withhold(reads);
-                }
-                for store in &mut fleet.data_stores {
-                    store.withhold(reads);
-                }
-            }
-        }
+        self.withhold_as(Class::STRUCTURE, reads);
     }
 }
 
 impl TenantControlPlane {
-    /// Empties every field outside `reads`.
+    /// Empties every field outside `reads`. Owner references are kept, one
+    /// for one, when either half is read; whether it has an ingress or a
+    /// gateway is `exposure`, where to is `addresses`.
     pub fn withhold(&mut self, reads: InputFields) {
-        withhold_unless(reads, InputFields::IDENTITY, &mut self.name);
-        withhold_unless(reads, InputFields::IDENTITY, &mut self.namespace);
-        withhold_unless(reads, InputFields::IDENTITY, &mut self.uid);
-        withhold_unless(reads, InputFields::LABELS, &mut self.labels);
-        withhold_unless(reads, InputFields::ANNOTATIONS, &mut self.annotations);
-        self.withhold_owners(reads);
-        withhold_unless(reads, InputFields::VERSIONS, &mut self.desired_version);
-        withhold_unless(reads, InputFields::VERSIONS, &mut self.installed_version);
-        withhold_unless(reads, InputFields::STATUS, &mut self.status);
-        withhold_unless(reads, InputFields::EXPOSURE, &mut self.service_type);
-        self.withhold_exposure(reads);
-        withhold_unless(reads, InputFields::ADDRESSES, &mut self.network_address);
-        withhold_unless(reads, InputFields::ADDRESSES, &mut self.endpoint);
-        withhold_unless(reads, InputFields::DATA_STORE_NAMES, &mut self.data_store);
-    }
-
-    /// Whether it is exposed is `exposure`; where to is `addresses`.
-    fn withhold_exposure(&mut self, reads: InputFields) {
-        if !reads.intersects(InputFields::EXPOSURE | InputFields::ADDRESSES) {
-            self.ingress = None;
-            self.gateway = None;
-        }
-        if let Some(ingress) = &mut self.ingress {
-            withhold_unless(reads, InputFields::ADDRESSES, &mut ingress.hostname);
-            withhold_unless(reads, InputFields::EXPOSURE, &mut ingress.class_name);
-        }
-        if let Some(gateway) = &mut self.gateway {
-            withhold_unless(reads, InputFields::ADDRESSES, &mut gateway.hostname);
-        }
-    }
-
-    /// Owner references are kept, one for one, when either half is read, so a
-    /// plugin that reads kinds sees every owner's kind.
-    fn withhold_owners(&mut self, reads: InputFields) {
-        if !reads.intersects(InputFields::OWNER_KINDS | InputFields::OWNER_IDENTITY) {
-            self.owner_references = Vec::new();
-        }
-        for owner in &mut self.owner_references {
-            withhold_unless(reads, InputFields::OWNER_KINDS, &mut owner.api_version);
-            withhold_unless(reads, InputFields::OWNER_KINDS, &mut owner.kind);
-            withhold_unless(reads, InputFields::OWNER_IDENTITY, &mut owner.name);
-            withhold_unless(reads, InputFields::OWNER_IDENTITY, &mut owner.uid);
-        }
+        self.withhold_as(Class::STRUCTURE, reads);
     }
 }
 
@@ -116,21 +64,7 @@ impl DataStore {
     /// nothing, and contracts with declarations pass that count beside an
     /// empty list.
     pub fn withhold(&mut self, reads: InputFields) {
-        withhold_unless(reads, InputFields::DATA_STORE_NAMES, &mut self.name);
-        withhold_unless(reads, InputFields::DRIVERS, &mut self.driver);
-        if !reads.contains(InputFields::USED_BY) {
-            for user in &mut self.used_by {
-                *user = String::new();
-            }
-        }
-    }
-}
-
-/// Replaces `value` with its empty form (which frees what it held) unless
-/// the plugin reads `group`.
-fn withhold_unless<T: Default>(reads: InputFields, group: InputFields, value: &mut T) {
-    if !reads.contains(group) {
-        *value = T::default();
+        self.withhold_as(Class::STRUCTURE, reads);
     }
 }
 

@@ -70,10 +70,22 @@
 //! Fields map onto the contract's records as its WIT documents them. A field
 //! the object lacks (manifests have no status, uid or namespace) is `None` or
 //! empty, never an error; a field of the wrong type (labels that are a
-//! string) makes the document an error, as it does for kubectl. A decoder
-//! that shows only some input fields ([`Documents::showing`]) gives events
-//! with the others empty, and does not read them at all: their values are
-//! skipped unbuilt, so their types are not checked.
+//! string, a name that is a number) makes the document an error, as it does
+//! for kubectl.
+//!
+//! One rule holds for JSON and YAML alike: a field the decoder does not read
+//! is not checked. A decoder that shows only some input fields
+//! ([`Documents::showing`]) gives events with the others empty, and does not
+//! read them at all: their values are skipped unbuilt, so their types are
+//! checked in neither syntax, and `{"metadata": {"name": 1}}` is a
+//! TenantControlPlane without a name to a decoder not shown names, written
+//! as JSON or as YAML. (A `metadata.name` is read when names or data-store
+//! names are shown, as an object's kind may come after its metadata; a
+//! DataStore's `usedBy` is read for its length, which every plugin is shown.)
+//! A field that is read has its type checked in both: a plain YAML `1`,
+//! `true` or `yes` is a number or a boolean, not a string, as kubectl reads
+//! it, and a key given twice is handed to the reader as serde_json hands it,
+//! so it means the same in both syntaxes.
 //!
 //! # Errors
 //!

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 
 use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::granit_parser::ErrorKind;
+use serde_saphyr::options::DuplicateKeyPolicy;
 use serde_saphyr::{Budget, ExternalMessageSource, MessageFormatter};
 
 use super::DecodedDocument;
@@ -44,6 +45,10 @@ impl<R: BufRead> Documents<R> {
     /// Gives events only the fields of `shown`, emptying the others (see
     /// [`withhold`](crate::withhold)) as each object is read: a 100,000-TCP
     /// List then costs what is shown of it, not what it holds.
+    ///
+    /// The fields not shown are skipped unread, so their types are not
+    /// checked, in JSON and in YAML alike; the fields shown are checked in
+    /// both (see "What each document gives" in the [module docs](super)).
     pub fn showing(mut self, shown: InputFields) -> Self {
         self.shown = shown;
         self
@@ -255,6 +260,12 @@ fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
     options.with_snippet = false;
+    // A field's value means what it means in JSON (see `objects::parts`): a
+    // plain `1` or `true` is a number or a boolean, not a string, as kubectl
+    // reads it, and a repeated key is handed to the reader as serde_json
+    // hands it, rather than refused by the parser even where it is skipped.
+    options.no_schema = true;
+    options.duplicate_keys = DuplicateKeyPolicy::PassThrough;
     options
 }
 

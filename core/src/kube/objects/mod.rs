@@ -1,9 +1,12 @@
-//! The parts of Kubernetes objects that the contract needs, as serde shapes.
+//! The parts of Kubernetes objects that the contract needs, as serde shapes,
+//! and how they map onto the model's records.
 //!
-//! Each struct names only the fields that are mapped, so serde skips the rest of
-//! an object without building it. Every field is optional: manifests written by
-//! hand have no status, uid or namespace, and YAML writes an empty key as null.
-//! A missing field maps to `None` or an empty list, never to an error.
+//! Each shape names only the fields that are mapped, so serde skips the rest
+//! of an object without building it, and the parts that hold them (`parts`)
+//! skip the fields the reader is not shown too, unchecked, in JSON and YAML
+//! alike. Every field is optional: manifests written by hand have no status,
+//! uid or namespace, and YAML writes an empty key as null. A missing field
+//! maps to `None` or an empty list, never to an error.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -13,9 +16,13 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::documents::{Items, ItemsSeed};
 use crate::model::{
-    DataStore, GatewayExposure, IngressExposure, InputFields, KeyValue, OwnerReference,
-    TenantControlPlane,
+    DataStore, GatewayExposure, IngressExposure, InputFields, OwnerReference, TenantControlPlane,
 };
+
+mod parts;
+
+pub(super) use parts::AdmissionRequest;
+use parts::{Metadata, OwnerRef, Spec, Status, read_part};
 
 /// Any Kubernetes object, read for the fields that the kinds we decode have.
 ///
@@ -37,14 +44,16 @@ pub(super) struct KubeObject<'a> {
     pub items: Option<Items>,
 }
 
-/// Reads a [`KubeObject`]; a list's items keep only the fields of `shown`.
+/// Reads a [`KubeObject`] with only the fields of `shown`: its parts, its
+/// list's items and its admission's objects alike.
 #[derive(Clone, Copy)]
 pub(super) struct ObjectSeed {
     pub shown: InputFields,
 }
 
-// Generic over both lifetimes, as serde derives it, for `AdmissionRequest<'a>`
-// to borrow through its objects.
+// Every field shown: the webhook body and an object already parsed (see
+// `record`). Generic over both lifetimes, as serde derives it, so that an
+// object may borrow from whatever outlives it.
 impl<'de: 'a, 'a> Deserialize<'de> for KubeObject<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         ObjectSeed {
@@ -104,12 +113,10 @@ impl<'de> Visitor<'de> for ObjectSeed {
             match key {
                 Key::ApiVersion => object.api_version = map.next_value::<Text>()?.0,
                 Key::Kind => object.kind = map.next_value::<Text>()?.0,
-                Key::Metadata => {
-                    object.metadata = map.next_value_seed(Nullable(MetadataSeed(self.shown)))?;
-                }
-                Key::Spec => object.spec = map.next_value()?,
-                Key::Status => object.status = map.next_value()?,
-                Key::Request => object.request = map.next_value()?,
+                Key::Metadata => object.metadata = read_part(&mut map, self.shown)?,
+                Key::Spec => object.spec = read_part(&mut map, self.shown)?,
+                Key::Status => object.status = read_part(&mut map, self.shown)?,
+                Key::Request => object.request = read_part(&mut map, self.shown)?.map(Box::new),
                 Key::Items => {
                     object.items =
                         map.next_value_seed(Nullable(ItemsSeed { shown: self.shown }))?;
@@ -215,183 +222,6 @@ impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Nullable<S> {
     }
 }
 
-/// `request` of an AdmissionReview (admission.k8s.io/v1 and v1beta1 alike).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct AdmissionRequest<'a> {
-    pub uid: Option<String>,
-    #[serde(borrow)]
-    pub kind: Option<GroupVersionKind<'a>>,
-    #[serde(borrow, default)]
-    pub operation: Cow<'a, str>,
-    #[serde(borrow)]
-    pub object: Option<KubeObject<'a>>,
-    #[serde(borrow)]
-    pub old_object: Option<KubeObject<'a>>,
-}
-
-/// `request.kind`: the kind the admission is about.
-#[derive(Default, Deserialize)]
-pub(super) struct GroupVersionKind<'a> {
-    #[serde(borrow, default)]
-    pub group: Cow<'a, str>,
-    #[serde(borrow, default)]
-    pub kind: Cow<'a, str>,
-}
-
-#[derive(Default)]
-struct Metadata {
-    name: Option<String>,
-    namespace: Option<String>,
-    uid: Option<String>,
-    labels: Option<KeyValues>,
-    annotations: Option<KeyValues>,
-    owner_references: Option<Vec<OwnerRef>>,
-}
-
-/// Reads `metadata`. Its fields that the reader is not
-/// shown are skipped, unbuilt and unchecked: they are most of an object's
-/// strings (names, labels, annotations), and building them only to empty
-/// them would be most of the cost of reading it.
-struct MetadataSeed(InputFields);
-
-/// The keys of `metadata` that are read.
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "camelCase")]
-enum MetadataKey {
-    Name,
-    Namespace,
-    Uid,
-    Labels,
-    Annotations,
-    OwnerReferences,
-    #[serde(other)]
-    Other,
-}
-
-impl MetadataKey {
-    /// The input field group it belongs to.
-    fn group(&self) -> InputFields {
-        match self {
-            MetadataKey::Name | MetadataKey::Namespace | MetadataKey::Uid => InputFields::IDENTITY,
-            MetadataKey::Labels => InputFields::LABELS,
-            MetadataKey::Annotations => InputFields::ANNOTATIONS,
-            MetadataKey::OwnerReferences => InputFields::OWNER_KINDS | InputFields::OWNER_IDENTITY,
-            MetadataKey::Other => InputFields::empty(),
-        }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for MetadataSeed {
-    type Value = Metadata;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for MetadataSeed {
-    type Value = Metadata;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("object metadata")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut metadata = Metadata::default();
-        while let Some(key) = map.next_key::<MetadataKey>()? {
-            let shown = self.0.intersects(key.group());
-            match key {
-                MetadataKey::Name if shown => metadata.name = map.next_value()?,
-                MetadataKey::Namespace if shown => metadata.namespace = map.next_value()?,
-                MetadataKey::Uid if shown => metadata.uid = map.next_value()?,
-                MetadataKey::Labels if shown => metadata.labels = map.next_value()?,
-                MetadataKey::Annotations if shown => metadata.annotations = map.next_value()?,
-                MetadataKey::OwnerReferences if shown => {
-                    metadata.owner_references = map.next_value()?;
-                }
-                _ => drop(map.next_value::<de::IgnoredAny>()?),
-            }
-        }
-        Ok(metadata)
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OwnerRef {
-    api_version: Option<String>,
-    kind: Option<String>,
-    name: Option<String>,
-    uid: Option<String>,
-}
-
-/// The `spec` fields of a TenantControlPlane and of a DataStore together.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Spec {
-    kubernetes: Option<KubernetesSpec>,
-    control_plane: Option<ControlPlaneSpec>,
-    network_profile: Option<NetworkProfile>,
-    data_store: Option<String>,
-    driver: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct KubernetesSpec {
-    version: Option<String>,
-}
-
-#[derive(Default, Deserialize)]
-struct ControlPlaneSpec {
-    service: Option<ServiceSpec>,
-    ingress: Option<IngressSpec>,
-    gateway: Option<GatewaySpec>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ServiceSpec {
-    service_type: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IngressSpec {
-    hostname: Option<String>,
-    ingress_class_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct GatewaySpec {
-    hostname: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct NetworkProfile {
-    address: Option<String>,
-}
-
-/// The `status` fields of a TenantControlPlane and of a DataStore together.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Status {
-    kubernetes_resources: Option<KubernetesResources>,
-    control_plane_endpoint: Option<String>,
-    used_by: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-struct KubernetesResources {
-    version: Option<VersionStatus>,
-}
-
-#[derive(Default, Deserialize)]
-struct VersionStatus {
-    version: Option<String>,
-    status: Option<String>,
-}
-
 impl KubeObject<'_> {
     /// Maps the object's fields onto the contract's record (see the WIT docs).
     pub fn into_tenant_control_plane(self) -> TenantControlPlane {
@@ -475,34 +305,5 @@ impl From<OwnerRef> for OwnerReference {
             name: owner.name.unwrap_or_default(),
             uid: owner.uid.unwrap_or_default(),
         }
-    }
-}
-
-/// A label or annotation map, read straight into a list in the object's order
-/// (the API server sorts the keys).
-#[derive(Default)]
-struct KeyValues(Vec<KeyValue>);
-
-impl<'de> Deserialize<'de> for KeyValues {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(KeyValuesVisitor)
-    }
-}
-
-struct KeyValuesVisitor;
-
-impl<'de> Visitor<'de> for KeyValuesVisitor {
-    type Value = KeyValues;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a map of strings to strings")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeyValues, A::Error> {
-        let mut entries = Vec::new();
-        while let Some((key, value)) = map.next_entry()? {
-            entries.push(KeyValue { key, value });
-        }
-        Ok(KeyValues(entries))
     }
 }
