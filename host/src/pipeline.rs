@@ -11,8 +11,9 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use tokio::sync::watch as state;
 
-use crate::model::{Event, Installation};
+use crate::model::{Event, InputFields, Installation};
 use crate::plugin::{Outcome, Plugin, guard};
 
 /// Runs events through the current plugin and the leak guard.
@@ -21,14 +22,24 @@ pub struct Pipeline {
     /// Swappable: in a cluster, the Kubernetes version is read again at
     /// every heartbeat.
     installation: ArcSwap<Installation>,
+    /// What the current plugin reads, for those who keep inputs for it
+    /// (the cluster's stores): told of every swap.
+    reads: state::Sender<InputFields>,
 }
 
 impl Pipeline {
     pub fn new(plugin: Plugin, installation: Installation) -> Self {
+        let reads = state::Sender::new(plugin.description().reads);
         Self {
             plugin: ArcSwap::from_pointee(plugin),
             installation: ArcSwap::from_pointee(installation),
+            reads,
         }
+    }
+
+    /// What the current plugin reads, and each change of it.
+    pub fn reads(&self) -> state::Receiver<InputFields> {
+        self.reads.subscribe()
     }
 
     /// The plugin that builds the events starting now.
@@ -40,7 +51,11 @@ impl Pipeline {
     /// Events already being built finish with the plugin they started with,
     /// which is returned.
     pub fn swap(&self, plugin: Arc<Plugin>) -> Arc<Plugin> {
-        self.plugin.swap(plugin)
+        let reads = plugin.description().reads;
+        let previous = self.plugin.swap(plugin);
+        self.reads
+            .send_if_modified(|current| std::mem::replace(current, reads) != reads);
+        previous
     }
 
     /// The installation that events starting now are built for.

@@ -23,7 +23,7 @@ use crate::cluster::kamaji_switch;
 use crate::cluster::{
     ClusterHealth, Election, EventSink, FleetWatch, InstallationReader, KamajiDeployment,
 };
-use crate::model::Event;
+use crate::model::{Event, Fleet};
 use crate::optout::RuntimeSource;
 use crate::pipeline::Pipeline;
 
@@ -87,7 +87,8 @@ async fn session(side: &ClusterSide, ended: impl Future<Output = bool>) -> bool 
         Arc::clone(&side.health),
     );
     let sink = side.settings.watch_events.then(|| leader_sink(side));
-    let watch = FleetWatch::start(&side.client, Arc::clone(&side.health), sink);
+    let reads = side.pipeline.reads();
+    let watch = FleetWatch::start(&side.client, Arc::clone(&side.health), reads, sink);
     let election = Election::start(
         side.client.clone(),
         side.settings.lease.clone(),
@@ -111,14 +112,23 @@ async fn beat(
 ) -> std::convert::Infallible {
     side.pipeline.set_installation(reader.read().await);
     loop {
-        while !(side.health.is_synced() && side.health.is_leader()) {
-            tokio::time::sleep(READY_POLL).await;
-        }
-        if let Some(fleet) = watch.fleet() {
-            side.pipeline.set_installation(reader.read().await);
-            side.intake.submit(Event::Heartbeat(fleet));
-        }
+        let fleet = ready_fleet(side, watch).await;
+        side.pipeline.set_installation(reader.read().await);
+        side.intake.submit(Event::Heartbeat(fleet));
         tokio::time::sleep(jittered(side.heartbeat_interval)).await;
+    }
+}
+
+/// The fleet, once this replica leads and the watches hold a complete one
+/// with what the current plugin reads.
+async fn ready_fleet(side: &ClusterSide, watch: &FleetWatch) -> Fleet {
+    loop {
+        if side.health.is_leader()
+            && let Some(fleet) = watch.fleet()
+        {
+            return fleet;
+        }
+        tokio::time::sleep(READY_POLL).await;
     }
 }
 
