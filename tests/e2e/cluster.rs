@@ -16,6 +16,7 @@ use kamaji_telemetry_e2e::agent::{Agent, eventually};
 use kamaji_telemetry_e2e::host::sample;
 use kamaji_telemetry_e2e::kube_api::{FakeApi, Kind};
 use kamaji_telemetry_e2e::receiver::{Received, Receiver};
+use kamaji_telemetry_e2e::{default_plugin, workspace_root};
 use serde_json::Value;
 
 const SOON: Duration = Duration::from_secs(60);
@@ -819,5 +820,77 @@ fn without_the_cluster_kamajis_switch_must_be_given_up_explicitly() {
             && result.stderr.contains("--kamaji-deployment none"),
         "{}",
         result.stderr
+    );
+}
+
+/// A plugin that reads more than the one before it (a 0.1.0 plugin is shown
+/// every field; the default plugin declares what it reads) makes the watches
+/// list again, and no TenantControlPlane is created, or counted, twice.
+#[test]
+fn a_plugin_that_reads_more_relists_once_and_loses_and_doubles_nothing() {
+    let setup = Setup::new();
+    setup.api.create_tcp("tenant-a", "one", "v1.30.2");
+    let plugin = setup._dir.path().join("plugin.wasm");
+    std::fs::copy(default_plugin(), &plugin).expect("copy the default plugin");
+    let mut command = setup.serve("replica-0", "200ms");
+    command
+        .arg("--plugin")
+        .arg(&plugin)
+        .args(["--watch-interval", "100ms"]);
+    let agent = Agent::start(command);
+    wait_synced_leader(&agent);
+    setup.api.create_tcp("tenant-a", "two", "v1.30.2");
+    eventually(SOON, "the creation sent", || {
+        count_on(&setup, "/create") == 1
+    });
+    let relists = |agent: &Agent| {
+        metric(
+            agent,
+            "kamaji_telemetry_watch_relists_total{resource=\"tenantcontrolplanes\"}",
+        )
+    };
+    assert_eq!(relists(&agent), 0.0);
+
+    let reads_everything =
+        workspace_root().join("tests/fixtures/plugins/kamaji-telemetry-plugin-0.1.0.wasm");
+    std::fs::copy(reads_everything, &plugin).expect("swap in the 0.1.0 plugin");
+    eventually(SOON, "swapped and listed again", || {
+        metric(
+            &agent,
+            "kamaji_telemetry_plugin_swaps_total{result=\"succeeded\"}",
+        ) == 1.0
+            && relists(&agent) == 1.0
+            && metric(&agent, TCPS_SYNCED) == 1.0
+    });
+    setup.api.create_tcp("tenant-a", "three", "v1.30.2");
+    eventually(SOON, "the next creation sent", || {
+        count_on(&setup, "/create") == 2
+    });
+    let heartbeats = count_on(&setup, "/stats");
+    eventually(SOON, "a heartbeat of the three", || {
+        count_on(&setup, "/stats") > heartbeats
+            && setup
+                .last_heartbeat()
+                .is_some_and(|beat| tcp_count(&beat) == 3)
+    });
+
+    // Back to the default plugin, which reads less: the records narrow in
+    // place, with no new list.
+    std::fs::copy(default_plugin(), &plugin).expect("swap back");
+    eventually(SOON, "swapped back", || {
+        metric(
+            &agent,
+            "kamaji_telemetry_plugin_swaps_total{result=\"succeeded\"}",
+        ) == 2.0
+    });
+    setup.api.create_tcp("tenant-a", "four", "v1.30.2");
+    eventually(SOON, "the last creation sent", || {
+        count_on(&setup, "/create") == 3
+    });
+    assert_eq!(relists(&agent), 1.0);
+    assert_eq!(
+        metric(&agent, CREATED),
+        3.0,
+        "one created event per new TCP"
     );
 }

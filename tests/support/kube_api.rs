@@ -228,6 +228,14 @@ impl FakeApi {
         self.create(Kind::TenantControlPlane, namespace, name, object);
     }
 
+    /// Creates `count` TenantControlPlanes from the sample, `tcp-00000`
+    /// onwards in namespace `fleet`, as a large fleet's List holds them.
+    pub fn create_tcps(&self, count: usize) {
+        for index in 0..count {
+            self.create_tcp("fleet", &format!("tcp-{index:05}"), "v1.30.2");
+        }
+    }
+
     /// Asks for another Kubernetes version, as an upgrade does.
     pub fn set_tcp_version(&self, namespace: &str, name: &str, version: &str) {
         self.modify(Kind::TenantControlPlane, namespace, name, |object| {
