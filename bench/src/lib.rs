@@ -161,6 +161,7 @@ pub fn run_all(context: &Context) -> Vec<report::Section> {
         idle_serve,
     ));
     sections.push(sections::go_anchor::measure(context));
+    sections.push(sections::serve_at_scale::measure(context));
     sections
 }
 

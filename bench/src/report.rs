@@ -15,6 +15,7 @@ pub enum Unit {
     Times,
     /// Events per second, with the events' name: `docs/s`.
     Rate(&'static str),
+    Bytes,
     KiB,
     MiB,
     /// A plain number of things.
@@ -28,6 +29,7 @@ impl Unit {
             Unit::Millis => format!("{} ms", significant(value * 1e3)),
             Unit::Times => format!("{}×", significant(value)),
             Unit::Rate(what) => format!("{} {what}", thousands(value)),
+            Unit::Bytes => format!("{} B", thousands(value)),
             Unit::KiB => format!("{} KiB", significant(value / 1024.0)),
             Unit::MiB => format!("{} MiB", significant(value / (1024.0 * 1024.0))),
             Unit::Count => thousands(value),
@@ -272,6 +274,7 @@ mod tests {
         assert_eq!(Unit::Times.format(1.234), "1.23×");
         assert_eq!(Unit::Rate("docs/s").format(123456.7), "123,457 docs/s");
         assert_eq!(Unit::KiB.format(80_000.0), "78.1 KiB");
+        assert_eq!(Unit::Bytes.format(1234.4), "1,234 B");
         assert_eq!(Unit::MiB.format(0.0), "0 MiB");
     }
 

@@ -231,8 +231,12 @@ impl FakeApi {
     /// Creates `count` TenantControlPlanes from the sample, `tcp-00000`
     /// onwards in namespace `fleet`, as a large fleet's List holds them.
     pub fn create_tcps(&self, count: usize) {
+        let mut object = fixture("tenantcontrolplane.json");
+        object["status"] = json!({"kubernetesResources": {"version": {
+            "version": "v1.30.2", "status": "Ready"}}});
         for index in 0..count {
-            self.create_tcp("fleet", &format!("tcp-{index:05}"), "v1.30.2");
+            let name = format!("tcp-{index:05}");
+            self.create(Kind::TenantControlPlane, "fleet", &name, object.clone());
         }
     }
 

@@ -5,6 +5,7 @@ pub mod footprint;
 pub mod go_anchor;
 pub mod plugin_speed;
 pub mod sandbox_cost;
+pub mod serve_at_scale;
 pub mod throughput;
 pub mod webhook;
 
