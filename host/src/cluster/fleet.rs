@@ -282,8 +282,8 @@ impl<T: Record + Lifecycle> Follower<T> {
             .ok()?;
         record.withhold(self.listing_with);
         let stored = Stored {
-            uid: object.uid().unwrap_or_default(),
-            version: object.resource_version().unwrap_or_default(),
+            uid: object.uid().unwrap_or_default().into(),
+            version: object.resource_version().unwrap_or_default().into(),
             record,
         };
         Some((key, stored))

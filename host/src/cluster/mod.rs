@@ -12,7 +12,7 @@ pub mod installation;
 pub mod kamaji_switch;
 pub mod leader;
 mod resource;
-mod store;
+pub mod store;
 
 pub use client::{ClientError, connect};
 pub use fleet::{EventSink, FleetWatch};

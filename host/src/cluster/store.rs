@@ -45,11 +45,12 @@ impl Record for DataStore {
     }
 }
 
-/// One object as the store keeps it.
+/// One object as the store keeps it. Its UID and resourceVersion are boxed
+/// strings, without a `String`'s spare capacity: they are never changed.
 #[derive(Debug, Clone)]
 pub struct Stored<T> {
-    pub uid: String,
-    pub version: String,
+    pub uid: Box<str>,
+    pub version: Box<str>,
     pub record: T,
 }
 
@@ -64,7 +65,9 @@ pub enum Change<T> {
 /// The objects of one resource, and the list in progress.
 #[derive(Debug)]
 pub struct Objects<T> {
-    objects: BTreeMap<ObjectKey, Stored<T>>,
+    /// Boxed: a B-tree node keeps room for eleven entries and is often half
+    /// full, and a record is a few hundred bytes wide.
+    objects: BTreeMap<ObjectKey, Box<Stored<T>>>,
     /// What every record holds: the reads of the last complete list, or
     /// less after [`Self::narrow`]. Empty before the first list.
     covers: InputFields,
@@ -142,7 +145,7 @@ impl<T: Record> Objects<T> {
                 current: stored.record.clone(),
             }],
         };
-        self.objects.insert(key, stored);
+        self.objects.insert(key, Box::new(stored));
         changes
     }
 
