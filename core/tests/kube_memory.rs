@@ -1,46 +1,11 @@
 //! What decoding a large List costs in memory: what is shown of its items,
 //! not its bytes. Its own test binary, for its counting allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufReader, Read};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kamaji_telemetry_core::kube::{Limits, decode_reader};
 use kamaji_telemetry_core::model::{Event, InputFields};
-
-/// Counts the bytes allocated now and at most, on top of the system allocator.
-struct Counting;
-
-static NOW: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = NOW.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        // SAFETY: forwarded as given.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // Counted as the system does it: a large block grows in place
-        // (mremap), without a second copy.
-        if new_size >= layout.size() {
-            let now = NOW.fetch_add(new_size - layout.size(), Ordering::Relaxed);
-            PEAK.fetch_max(now + new_size - layout.size(), Ordering::Relaxed);
-        } else {
-            NOW.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded as given.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        NOW.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded as given.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use kamaji_telemetry_counting_alloc::{self as counting, Counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -101,11 +66,11 @@ impl Read for GeneratedList {
 #[test]
 fn a_large_list_costs_what_is_shown_of_it_not_its_bytes() {
     let input = BufReader::with_capacity(64 << 10, GeneratedList::new());
-    let before = NOW.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = counting::now();
+    counting::reset_peak();
     let mut decoded = decode_reader(input, Limits::default()).showing(InputFields::VERSIONS);
     let document = decoded.next().expect("one document").expect("it decodes");
-    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let peak = counting::peak() - before;
     let Event::Heartbeat(fleet) = &document.event else {
         panic!("not a heartbeat: {:?}", document.event);
     };

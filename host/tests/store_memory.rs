@@ -4,39 +4,11 @@
 //! README states (1 KiB per TCP), so a regression fails `make test`. Its own
 //! test binary, for its global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use kamaji_telemetry::cluster::store::{Objects, Stored};
 use kamaji_telemetry::kube::record;
 use kamaji_telemetry::model::TenantControlPlane;
 use kamaji_telemetry::plugin::{DEFAULT_PLUGIN, PluginRuntime, SandboxLimits};
-
-/// Counts the bytes allocated now, on top of the system allocator.
-struct Counting;
-
-static NOW: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        NOW.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded as given.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        NOW.fetch_add(new_size, Ordering::Relaxed);
-        NOW.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded as given.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        NOW.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded as given.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use kamaji_telemetry_counting_alloc::{self as counting, Counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -63,7 +35,7 @@ fn the_store_holds_at_most_a_kibibyte_per_tenant_control_plane() {
     object["status"] = serde_json::json!({"kubernetesResources": {"version": {
         "version": "v1.30.2", "status": "Ready"}}});
 
-    let before = NOW.load(Ordering::Relaxed);
+    let before = counting::now();
     let mut objects: Objects<TenantControlPlane> = Objects::default();
     objects.list_started();
     for index in 0..TCPS {
@@ -79,7 +51,7 @@ fn the_store_holds_at_most_a_kibibyte_per_tenant_control_plane() {
         objects.listed(("tenant-namespace".to_owned(), name), stored);
     }
     objects.list_done(reads);
-    let held = NOW.load(Ordering::Relaxed) - before;
+    let held = counting::now() - before;
     let per_tcp = held / TCPS;
     eprintln!("the store holds {per_tcp} bytes per TCP ({held} bytes for {TCPS})");
     assert!(per_tcp <= BOUND_PER_TCP, "{per_tcp} bytes per TCP");

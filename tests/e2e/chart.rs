@@ -15,7 +15,7 @@ use kamaji_telemetry_e2e::host::run;
 use kamaji_telemetry_e2e::kube_api::FakeApi;
 use kamaji_telemetry_e2e::receiver::Receiver;
 use kamaji_telemetry_e2e::registry::Registry;
-use kamaji_telemetry_e2e::{helm_python, kubernetes_validate, workspace_root};
+use kamaji_telemetry_e2e::{helm_python, validate_kubernetes, workspace_root};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -176,19 +176,9 @@ fn every_rendered_document_passes_the_strict_kubernetes_schema() {
             .collect();
         std::fs::write(&path, &text).expect("write");
         for version in KUBERNETES_VERSIONS {
-            let output = Command::new("python3")
-                .args(["-m", "kubernetes_validate", "--strict", "--quiet"])
-                .args(["--kubernetes-version", version])
-                .arg(&path)
-                .env("PYTHONPATH", kubernetes_validate())
-                .output()
-                .expect("run kubernetes-validate");
-            let report = String::from_utf8_lossy(&output.stdout).into_owned()
-                + &String::from_utf8_lossy(&output.stderr);
-            assert!(
-                output.status.success(),
-                "{sets:?} at {version}: {report}\n{text}"
-            );
+            if let Err(report) = validate_kubernetes(&path, Some(version)) {
+                panic!("{sets:?} at {version}: {report}\n{text}");
+            }
         }
     }
     let monitored = render(&["serviceMonitor.enabled=true"]);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::host_command;
 use kamaji_telemetry_e2e::agent::{Agent, eventually};
-use kamaji_telemetry_e2e::host::{Run, run, sample};
+use kamaji_telemetry_e2e::host::{Run, WEBHOOK_SERVE, run, sample};
 use kamaji_telemetry_e2e::receiver::Receiver;
 use kamaji_telemetry_e2e::registry::{Login, Registry};
 use kamaji_telemetry_e2e::{default_plugin, hostile_plugin, plugin_variant};
@@ -242,16 +242,8 @@ fn serve_follows_a_moved_tag_and_keeps_the_old_plugin_when_the_new_digest_is_bad
 
     let receiver = Receiver::start();
     let mut command = host(&registry, dir.path());
-    command.args(["--plugin", &reference, "serve", "--listen", "127.0.0.1:0"]);
     // Events come from the webhook and the fleet from posts: no cluster here.
-    command.args([
-        "--events",
-        "webhook",
-        "--fleet-from",
-        "post",
-        "--kamaji-deployment",
-        "none",
-    ]);
+    command.args(["--plugin", &reference]).args(WEBHOOK_SERVE);
     command.args(["--plugin-poll", "200ms", "--endpoint", &receiver.url()]);
     let agent = Agent::start(command);
     let info = |digest: &str| format!("oci_digest=\"{digest}\"");
@@ -330,16 +322,8 @@ fn with_the_registry_down_a_warm_cache_still_starts_a_pin_and_a_tag() {
 
     let receiver = Receiver::start();
     let mut command = host(&registry, dir.path());
-    command.args(["--plugin", &reference, "serve", "--listen", "127.0.0.1:0"]);
     // Events come from the webhook and the fleet from posts: no cluster here.
-    command.args([
-        "--events",
-        "webhook",
-        "--fleet-from",
-        "post",
-        "--kamaji-deployment",
-        "none",
-    ]);
+    command.args(["--plugin", &reference]).args(WEBHOOK_SERVE);
     command.args(["--endpoint", &receiver.url()]);
     let agent = Agent::start(command);
     let metrics = agent.metrics();

@@ -6,7 +6,7 @@
 //! the test binary (`CARGO_BIN_EXE_kamaji-telemetry`), and the default plugin
 //! the one cargo built for the host to embed: neither can be stale.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub mod agent;
 pub mod host;
@@ -84,6 +84,27 @@ pub fn wasm_tools_cli() -> PathBuf {
 /// the directory to put on PYTHONPATH for `tests/support/helm.py`.
 pub fn helm_python() -> PathBuf {
     artefact("HELM_PYTHON", ".tools/helm-python")
+}
+
+/// Checks every document of the YAML stream at `path` against the
+/// Kubernetes schemas of `version` (the package's newest when `None`) with
+/// `kubernetes-validate --strict`: its report when one fails.
+pub fn validate_kubernetes(path: &Path, version: Option<&str>) -> Result<(), String> {
+    let mut command = std::process::Command::new("python3");
+    command.args(["-m", "kubernetes_validate", "--strict", "--quiet"]);
+    if let Some(version) = version {
+        command.args(["--kubernetes-version", version]);
+    }
+    let output = command
+        .arg(path)
+        .env("PYTHONPATH", kubernetes_validate())
+        .output()
+        .expect("run kubernetes-validate");
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr))
 }
 
 /// The kubernetes-validate Python package, installed by `make setup`: the
