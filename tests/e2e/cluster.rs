@@ -897,3 +897,38 @@ fn a_plugin_that_reads_more_relists_once_and_loses_and_doubles_nothing() {
         "one created event per new TCP"
     );
 }
+
+/// The first list comes a page at a time (kube-runtime's 500 objects), so a
+/// large fleet's List is never held whole, and the heartbeat counts it all.
+#[test]
+fn a_large_fleet_is_listed_a_page_at_a_time_and_counted_whole() {
+    let setup = Setup::new();
+    setup.api.create_tcps(1_200);
+    let agent = Agent::start(setup.serve("replica-0", "1h"));
+    eventually(SOON, "a heartbeat of the whole fleet", || {
+        setup
+            .last_heartbeat()
+            .is_some_and(|beat| tcp_count(&beat) == 1_200)
+    });
+    let pages: Vec<String> = setup
+        .api
+        .calls()
+        .into_iter()
+        .filter(|call| call.path.ends_with("/tenantcontrolplanes") && !call.is_watch())
+        .map(|call| call.query)
+        .collect();
+    assert_eq!(pages.len(), 3, "three pages of at most 500: {pages:?}");
+    assert!(
+        pages.iter().all(|query| query.contains("limit=500")),
+        "{pages:?}"
+    );
+    assert_eq!(
+        pages
+            .iter()
+            .filter(|query| query.contains("continue="))
+            .count(),
+        2,
+        "{pages:?}"
+    );
+    drop(agent);
+}
