@@ -412,20 +412,21 @@ fn run_measured(
     let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
     let reaped = memory::reap(child);
     let _ = feeder.join();
+    let peak = reaped.peak;
     eprintln!(
         "peak {} KiB (this test process: {} KiB)",
-        reaped.peak_kib, reaped.parent_peak_kib
+        peak.kib, peak.parent_kib
     );
     // Otherwise the figure may be this process's, charged to the child at
     // its exec, and would say nothing of the binary.
-    assert!(reaped.is_its_own(), "{reaped:?}");
+    assert!(peak.is_its_own(), "{peak:?}");
     Measured {
         run: kamaji_telemetry_e2e::host::Run {
             status: reaped.status.code(),
             stdout: stdout.join().expect("stdout"),
             stderr: stderr.join().expect("stderr"),
         },
-        peak_mib: reaped.peak_mib(),
+        peak_mib: peak.mib(),
     }
 }
 

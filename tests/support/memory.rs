@@ -7,8 +7,10 @@
 //! peak of the memory it had until then. A child spawned by `Command` shares
 //! this process's memory until its exec (vfork), so it is charged this
 //! process's peak. [`spawn`] resets that peak to what this process holds
-//! now, and [`Reaped::is_its_own`] tells whether the figure is above all
+//! now, and [`Peak::is_its_own`] tells whether the figure is above all
 //! this process could have charged: then it is the child's own peak, exactly.
+//!
+//! What a running process holds now is [`resident_kib`] (`VmRSS`).
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus};
@@ -17,22 +19,28 @@ use std::process::{Child, Command, ExitStatus};
 #[derive(Debug, Clone, Copy)]
 pub struct Reaped {
     pub status: ExitStatus,
-    /// `ru_maxrss`: KiB on Linux.
-    pub peak_kib: u64,
-    /// This process's own peak once the child was reaped: at least what it
-    /// charged the child at its exec.
-    pub parent_peak_kib: u64,
+    pub peak: Peak,
 }
 
-impl Reaped {
-    /// Whether `peak_kib` is the child's own: above whatever this process
+/// A child's peak resident set, as wait4 gave it.
+#[derive(Debug, Clone, Copy)]
+pub struct Peak {
+    /// `ru_maxrss`: KiB on Linux.
+    pub kib: u64,
+    /// This process's own peak once the child was reaped: at least what it
+    /// charged the child at its exec.
+    pub parent_kib: u64,
+}
+
+impl Peak {
+    /// Whether `kib` is the child's own: above whatever this process
     /// charged it, it can be nothing else.
     pub fn is_its_own(&self) -> bool {
-        self.peak_kib > self.parent_peak_kib
+        self.kib > self.parent_kib
     }
 
-    pub fn peak_mib(&self) -> u64 {
-        self.peak_kib >> 10
+    pub fn mib(&self) -> u64 {
+        self.kib >> 10
     }
 }
 
@@ -48,6 +56,12 @@ pub fn spawn(command: &mut Command) -> Child {
 /// reaped pid may be anyone's next, so nothing may signal it any more.
 pub fn reap(child: Child) -> Reaped {
     wait4(&child, 0).expect("the child ends")
+}
+
+/// Reaps `child` if it has ended; `None` while it runs. Once it returns a
+/// `Reaped`, `child` must be dropped unused, as [`reap`] makes sure.
+pub fn try_reap(child: &Child) -> Option<Reaped> {
+    wait4(child, libc::WNOHANG)
 }
 
 fn wait4(child: &Child, options: libc::c_int) -> Option<Reaped> {
@@ -72,19 +86,28 @@ fn wait4(child: &Child, options: libc::c_int) -> Option<Reaped> {
             }
         }
     }
+    let peak = Peak {
+        kib: u64::try_from(usage.ru_maxrss).expect("a size"),
+        parent_kib: status_kib("self", "VmHWM"),
+    };
     Some(Reaped {
         status: ExitStatus::from_raw(status),
-        peak_kib: u64::try_from(usage.ru_maxrss).expect("a size"),
-        parent_peak_kib: own_peak_kib(),
+        peak,
     })
 }
 
-/// This process's peak resident set (`VmHWM`), in KiB.
-fn own_peak_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+/// What process `pid` holds resident now (`VmRSS`), in KiB.
+pub fn resident_kib(pid: u32) -> u64 {
+    status_kib(&pid.to_string(), "VmRSS")
+}
+
+/// A figure in kB of `/proc/<process>/status`.
+fn status_kib(process: &str, field: &str) -> u64 {
+    let path = format!("/proc/{process}/status");
+    let status = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in kB")
+        .unwrap_or_else(|| panic!("no {field} in kB in {path}"))
 }
