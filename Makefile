@@ -341,14 +341,17 @@ fuzz: $(TOOLS)/bin/cargo-fuzz
 		echo "$$target: $$(grep -o 'number_of_executed_units: [0-9]*' target/fuzz/$$target.log | grep -o '[0-9]*$$') executions"; \
 	done
 
-# The chaos soak (RELIABILITY.md): serve under load against a misbehaving
-# backend, the plugin swapped and the opt-out toggled meanwhile; it prints the
-# accounting and fails if a payload is unaccounted for, duplicated, RSS grows
-# or anything panics. `make test` runs it too, for its 40 s default.
+# The chaos soak (RELIABILITY.md §4): serve for SOAK_SECONDS in real time
+# against a backend that misbehaves at random (slow replies, outages), the
+# plugin swapped and the opt-out toggled on a clock; it prints the accounting
+# and fails if a payload is unaccounted for, duplicated, resident memory grows
+# past its bound or anything panics. It is an ignored test, run here alone:
+# `make test` runs the scripted soak instead (a fixed sequence of calls
+# against a seeded script, in seconds).
 SOAK_SECONDS ?= 600
 
 soak:
-	SOAK_SECONDS=$(SOAK_SECONDS) cargo test -p kamaji-telemetry --test e2e soak:: -- --nocapture
+	SOAK_SECONDS=$(SOAK_SECONDS) cargo test -p kamaji-telemetry --test e2e soak:: -- --ignored --nocapture
 
 # The static musl binary FROM scratch (Dockerfile); the build runs in Docker.
 image:

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::memory;
+
 /// Long enough for a debug build to compile a plugin that is not cached yet.
 const STARTUP: Duration = Duration::from_secs(120);
 
@@ -28,18 +30,20 @@ pub struct Exit {
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
+    /// Its peak resident set over its whole life.
+    pub peak: memory::Peak,
 }
 
 impl Agent {
     /// Spawns `command` (a `serve` command with `--listen 127.0.0.1:0`) and
     /// waits for the line where it says where it listens.
     pub fn start(mut command: Command) -> Self {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the agent");
+        let mut child = memory::spawn(
+            command
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        );
         let (stdout, stderr) = (Arc::default(), Arc::default());
         let (address_sender, address) = mpsc::channel();
         let readers = vec![
@@ -103,29 +107,28 @@ impl Agent {
     /// Sends SIGTERM and waits up to `limit` for the agent to exit.
     pub fn terminate(mut self, limit: Duration) -> Exit {
         self.signal(libc::SIGTERM);
-        let mut child = self.child.take().expect("the agent runs");
         let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for the agent") {
-                break status;
+        let reaped = loop {
+            if let Some(reaped) = memory::try_reap(self.child.as_ref().expect("the agent runs")) {
+                break reaped;
             }
-            if started.elapsed() > limit {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "the agent did not exit within {limit:?} of SIGTERM\nstderr:\n{}",
-                    self.stderr()
-                );
-            }
+            // Failing here drops the agent, which kills it.
+            assert!(
+                started.elapsed() <= limit,
+                "the agent did not exit within {limit:?} of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
+        // Reaped: its pid may be anyone's next, so nothing may kill it.
+        drop(self.child.take());
         for reader in self.readers.drain(..) {
             let _ = reader.join();
         }
         Exit {
-            status,
+            status: reaped.status,
             stdout: self.stdout(),
             stderr: self.stderr(),
+            peak: reaped.peak,
         }
     }
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 pub mod agent;
 pub mod host;
 pub mod kube_api;
+pub mod memory;
 pub mod receiver;
 pub mod registry;
 

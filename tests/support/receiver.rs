@@ -1,7 +1,8 @@
 //! A real HTTP server on loopback that stands in for the telemetry backend:
 //! it records every request and every accepted connection, and answers from a
-//! script (200 once the script runs out), so tests can stage failures, or at
-//! random ([`Chaos`]), so a soak can meet every failure in any order.
+//! script (200 once the script runs out), so tests can stage failures (a
+//! [`seeded_script`] draws a long one), or at random and in real time
+//! ([`Chaos`]), so a soak can meet every failure in any order.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -67,9 +68,10 @@ impl Reply {
     }
 }
 
-/// Random misbehaviour, for soak tests. Each request gets an answer drawn by
-/// weight from a seeded generator, so a failing run can be replayed from its
-/// seed; during an outage every connection and request is reset.
+/// Random misbehaviour in real time, for soak tests. Each request gets an
+/// answer drawn by weight from a seeded generator, so a failing run's
+/// answers can be replayed from its seed (though not its timing); during an
+/// outage every connection and request is reset.
 #[derive(Debug, Clone)]
 pub struct Chaos {
     pub seed: u64,
@@ -94,8 +96,10 @@ pub enum Answer {
     ServerError,
     /// 503: retryable.
     Unavailable,
-    /// 429 with `Retry-After: 1`.
-    Throttled,
+    /// 429 with `Retry-After` of this many seconds.
+    Throttled {
+        retry_after: u8,
+    },
     /// The connection is reset without an answer.
     Reset,
     /// 503, but only after [`Chaos::slow`]: never a stored 200, so that the
@@ -103,10 +107,56 @@ pub enum Answer {
     Slow,
 }
 
-/// What to do with one request.
-enum Action {
+/// What the receiver does with one request.
+#[derive(Debug, Clone)]
+pub enum Action {
     Reply(Reply),
+    /// The connection is reset without an answer.
     Reset,
+}
+
+impl Answer {
+    /// What the receiver does for this answer; a slow one waits `slow`.
+    fn action(self, slow: Duration) -> Action {
+        let reply = match self {
+            Answer::Ok => Reply::status(200),
+            Answer::ServerError => Reply::status(500),
+            Answer::Unavailable => Reply::status(503),
+            Answer::Throttled { retry_after } => {
+                Reply::status(429).retry_after(&retry_after.to_string())
+            }
+            Answer::Reset => return Action::Reset,
+            Answer::Slow => Reply::status(503).delayed(slow),
+        };
+        Action::Reply(reply)
+    }
+}
+
+/// `count` answers drawn by weight from a generator seeded with `seed`, in
+/// the order the requests will get them: the same script for the same seed.
+/// Every answer comes at once (a script has no [`Answer::Slow`]).
+pub fn seeded_script(seed: u64, weights: &[(Answer, u32)], count: usize) -> Vec<Action> {
+    assert!(
+        weights.iter().all(|(answer, _)| *answer != Answer::Slow),
+        "a script answers at once"
+    );
+    let mut rng = SplitMix64(seed);
+    (0..count)
+        .map(|_| draw(&mut rng, weights).action(Duration::ZERO))
+        .collect()
+}
+
+/// One answer, drawn by weight.
+fn draw(rng: &mut SplitMix64, weights: &[(Answer, u32)]) -> Answer {
+    let total: u64 = weights.iter().map(|(_, w)| u64::from(*w)).sum();
+    let mut pick = rng.next() % total.max(1);
+    for (answer, weight) in weights {
+        match pick.checked_sub(u64::from(*weight)) {
+            Some(rest) => pick = rest,
+            None => return *answer,
+        }
+    }
+    Answer::Ok
 }
 
 /// The error that makes hyper drop a connection without answering.
@@ -147,40 +197,26 @@ impl ChaosState {
         phase >= period.saturating_sub(self.chaos.outage.as_nanos())
     }
 
-    fn draw(&self) -> Answer {
-        let total: u64 = self.chaos.weights.iter().map(|(_, w)| u64::from(*w)).sum();
-        let mut pick = self.rng.lock().expect("rng lock").next() % total.max(1);
-        for (answer, weight) in &self.chaos.weights {
-            match pick.checked_sub(u64::from(*weight)) {
-                Some(rest) => pick = rest,
-                None => return *answer,
-            }
-        }
-        Answer::Ok
-    }
-
     fn action(&self, arrived: Instant) -> Action {
         if self.in_outage() {
             return Action::Reset;
         }
-        let reply = match self.draw() {
-            Answer::Ok if arrived.elapsed() > self.chaos.late => Reply::status(504),
-            Answer::Ok => Reply::status(200),
-            Answer::ServerError => Reply::status(500),
-            Answer::Unavailable => Reply::status(503),
-            Answer::Throttled => Reply::status(429).retry_after("1"),
-            Answer::Reset => return Action::Reset,
-            Answer::Slow => Reply::status(503).delayed(self.chaos.slow),
-        };
-        Action::Reply(reply)
+        let answer = draw(&mut self.rng.lock().expect("rng lock"), &self.chaos.weights);
+        match answer {
+            Answer::Ok if arrived.elapsed() > self.chaos.late => Action::Reply(Reply::status(504)),
+            answer => answer.action(self.chaos.slow),
+        }
     }
 }
 
 #[derive(Default)]
 struct State {
     requests: Mutex<Vec<Received>>,
-    script: Mutex<VecDeque<Reply>>,
+    script: Mutex<VecDeque<Action>>,
     chaos: Option<ChaosState>,
+    /// Every close a reset (RST), as a crashed backend's is: for the
+    /// receivers that reset connections on purpose.
+    hard_close: bool,
     connections: AtomicUsize,
     /// Connections reset as they were accepted, during an outage.
     outage_resets: AtomicUsize,
@@ -193,13 +229,12 @@ impl State {
     fn action(&self, arrived: Instant) -> Action {
         match &self.chaos {
             Some(chaos) => chaos.action(arrived),
-            None => Action::Reply(
-                self.script
-                    .lock()
-                    .expect("script lock")
-                    .pop_front()
-                    .unwrap_or(Reply::status(200)),
-            ),
+            None => self
+                .script
+                .lock()
+                .expect("script lock")
+                .pop_front()
+                .unwrap_or(Action::Reply(Reply::status(200))),
         }
     }
 }
@@ -219,8 +254,16 @@ impl Receiver {
 
     /// Starts with a script of replies, used in order, then 200s.
     pub fn scripted(script: Vec<Reply>) -> Self {
+        Self::following(script.into_iter().map(Action::Reply).collect())
+    }
+
+    /// Starts with a script of replies and resets, used in order (request
+    /// `k` gets `script[k]`), then 200s.
+    pub fn following(script: Vec<Action>) -> Self {
+        let hard_close = script.iter().any(|action| matches!(action, Action::Reset));
         Self::with_state(State {
             script: Mutex::new(script.into()),
+            hard_close,
             ..State::default()
         })
     }
@@ -234,6 +277,7 @@ impl Receiver {
                 rng,
                 started: Instant::now(),
             }),
+            hard_close: true,
             ..State::default()
         })
     }
@@ -294,13 +338,12 @@ impl Drop for Receiver {
 async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<State>) {
     while let Ok((stream, _)) = listener.accept().await {
         state.connections.fetch_add(1, Ordering::SeqCst);
-        if let Some(chaos) = &state.chaos {
-            // Every close is then a reset (RST), as a crashed backend's is.
+        if state.hard_close {
             let _ = stream.set_zero_linger();
-            if chaos.in_outage() {
-                state.outage_resets.fetch_add(1, Ordering::SeqCst);
-                continue;
-            }
+        }
+        if state.chaos.as_ref().is_some_and(ChaosState::in_outage) {
+            state.outage_resets.fetch_add(1, Ordering::SeqCst);
+            continue;
         }
         let state = state.clone();
         tokio::spawn(async move {
