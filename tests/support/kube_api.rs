@@ -178,7 +178,7 @@ impl FakeApi {
             calls: Mutex::default(),
             git_version: Mutex::new("v1.30.2".into()),
         });
-        let controller = fixture("controller_deployment.json");
+        let controller = kamaji_controller(&[]);
         create(
             &shared,
             Kind::Deployment,
@@ -304,18 +304,12 @@ impl FakeApi {
     /// the chart's own followed by `extra` (`--disable-telemetry`, say), as
     /// `helm upgrade` or `kubectl edit` would.
     pub fn set_kamaji_args(&self, extra: &[&str]) {
-        let mut args = fixture("controller_deployment.json")["spec"]["template"]["spec"]
-            ["containers"][0]["args"]
-            .clone();
-        let list = args.as_array_mut().expect("the chart's arguments");
-        list.extend(extra.iter().map(|arg| json!(arg)));
+        let spec = kamaji_controller(extra)["spec"].take();
         self.modify(
             Kind::Deployment,
             KAMAJI_NAMESPACE,
             KAMAJI_DEPLOYMENT,
-            |object| {
-                object["spec"]["template"]["spec"]["containers"][0]["args"] = args;
-            },
+            |object| object["spec"] = spec,
         );
     }
 
@@ -327,10 +321,7 @@ impl FakeApi {
     /// Installs the Kamaji controller's Deployment again, with the chart's
     /// arguments followed by `extra`.
     pub fn install_kamaji(&self, extra: &[&str]) {
-        let mut controller = fixture("controller_deployment.json");
-        let args = &mut controller["spec"]["template"]["spec"]["containers"][0]["args"];
-        let list = args.as_array_mut().expect("the chart's arguments");
-        list.extend(extra.iter().map(|arg| json!(arg)));
+        let controller = kamaji_controller(extra);
         self.create(
             Kind::Deployment,
             KAMAJI_NAMESPACE,
@@ -393,6 +384,16 @@ impl Drop for FakeApi {
             runtime.shutdown_background();
         }
     }
+}
+
+/// The Kamaji controller's Deployment as Kamaji's chart renders it, its
+/// `manager` container's arguments followed by `extra`.
+fn kamaji_controller(extra: &[&str]) -> Value {
+    let mut controller = fixture("controller_deployment.json");
+    let args = &mut controller["spec"]["template"]["spec"]["containers"][0]["args"];
+    let list = args.as_array_mut().expect("the chart's arguments");
+    list.extend(extra.iter().map(|arg| json!(arg)));
+    controller
 }
 
 fn fixture(name: &str) -> Value {
