@@ -119,7 +119,7 @@ chart: $(TOOLS)/helm-python/.installed
 # component by cargo (guest/component/build.rs), written out for the tools
 # outside cargo: the very bytes the host embeds.
 plugin: $(PLUGIN)
-$(PLUGIN): $(GUEST_SOURCES)
+$(PLUGIN): $(GUEST_SOURCES) | $(TOOLS)/.wasm-target
 	@mkdir -p $(PLUGIN_DIR)
 	cargo run --quiet -p kamaji-telemetry-plugin-component -- $@
 
@@ -191,7 +191,8 @@ run:
 	cargo build --quiet -p kamaji-telemetry
 	KAMAJI_TELEMETRY_BIN=$(CURDIR)/$(HOST_BIN) cargo run --quiet -p kamaji-telemetry-e2e --example local-run
 
-lint:
+# After the wasm targets are added: cargo builds the plugin as it checks.
+lint: | $(TOOLS)/.wasm-target
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
@@ -219,9 +220,16 @@ $(DOCKER_REGISTRY):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry
 
-test: plugins examples lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js $(DOCKER_REGISTRY) web $(CHROMIUM) $(WEB_TEST_DEPS) | setup
+# What the tests need, made two at a time: on 2 cores the downloads and the
+# single-threaded links of one overlap the compiles of another.
+TEST_PREREQUISITES := setup plugins examples lint $(JCO_DIR)/build/kamaji-telemetry-plugin.js \
+	$(DOCKER_REGISTRY) web $(CHROMIUM) $(WEB_TEST_DEPS)
+
+# nextest builds target/debug/kamaji-telemetry for the end-to-end tests
+# (CARGO_BIN_EXE), and the page's test then runs that same binary.
+test:
+	$(MAKE) --no-print-directory -j2 $(TEST_PREREQUISITES)
 	$(NEXTEST)
-	cargo build --quiet -p kamaji-telemetry
 	npm test --prefix $(JCO_DIR) --silent
 	npm test --prefix web/test --silent
 
@@ -248,7 +256,8 @@ $(WEB): $(PLUGIN) $(WEB_CORE) $(WEB_SOURCES) | setup
 	$(JCO) transpile $(PLUGIN) -o $(WEB_BUILD)/plugin --name plugin --instantiation async --no-typescript --quiet
 	node web/build.mjs $(WEB_BUILD) $(JCO_DIR)/node_modules target/web
 
-$(CHROMIUM):
+# After the registry's install, never beside it: dpkg holds one lock.
+$(CHROMIUM): | $(DOCKER_REGISTRY)
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 

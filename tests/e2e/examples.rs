@@ -314,6 +314,11 @@ fn the_javascript_example_previews_passes_the_check_and_serves() {
     preview_check_and_serve("js");
 }
 
+/// Up to about 30 s on a fresh clone, and it must be: componentize-py's
+/// component is 18 MB (the CPython interpreter inside), which the debug
+/// host compiles with cranelift twice: for `preview` (then cached, so
+/// `serve` reuses it) and for `plugin check`, which always compiles, as the
+/// check of a new plugin must. A later run finds the first in the cache.
 #[test]
 fn the_python_example_previews_passes_the_check_and_serves() {
     preview_check_and_serve("python");
