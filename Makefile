@@ -187,9 +187,11 @@ $(PLUGIN_DIR)/example-python.wasm: $(wildcard examples/python/*.py) $(shell find
 build:
 	cargo build -p kamaji-telemetry
 
+# One cargo build for the binary and the example that drives it, so that
+# cargo schedules both on the two cores at once.
 run:
-	cargo build --quiet -p kamaji-telemetry
-	KAMAJI_TELEMETRY_BIN=$(CURDIR)/$(HOST_BIN) cargo run --quiet -p kamaji-telemetry-e2e --example local-run
+	cargo build --quiet -p kamaji-telemetry --bin kamaji-telemetry -p kamaji-telemetry-e2e --example local-run
+	KAMAJI_TELEMETRY_BIN=$(CURDIR)/$(HOST_BIN) target/debug/examples/local-run
 
 # After the wasm targets are added: cargo builds the plugin as it checks.
 lint: | $(TOOLS)/.wasm-target
